@@ -1,0 +1,216 @@
+/* Internal runtime definitions shared by runtime/, ops/ and tests/.
+ * Nothing here is part of the public API. */
+#ifndef FOVEA_RUNTIME_INTERNAL_H
+#define FOVEA_RUNTIME_INTERNAL_H
+
+#include "fovea/fovea.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#define FV_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define FV_ALIGN_UP(x, a) ((((x) + (a) - 1) / (a)) * (a))
+#define FV_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define FV_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+typedef struct fv_backend_vtbl fv_backend_vtbl;
+typedef struct fv_node fv_node;
+
+/* A block of device memory as one backend sees it. `host` is non-NULL when
+ * the host can read and write it directly (CPU backend, unified memory). */
+typedef struct fv_buffer {
+    void *host;
+    size_t size;
+    void *impl; /* backend's own record */
+} fv_buffer;
+
+struct fv_context {
+    fv_context_desc desc;
+    fv_backend_type type;
+    const fv_backend_vtbl *vt;
+    void *be;            /* backend state */
+    fv_device_info info;
+    bool profile;
+    char cache_dir[512]; /* "" when disk caches are off */
+    char last_error[2048];
+};
+
+struct fv_tensor {
+    fv_context *ctx;
+    fv_dtype dtype;
+    int ndim;
+    int64_t shape[FV_MAX_DIMS];
+    size_t nbytes;
+    /* storage: buf + offset; NULL buf for graph tensors before plan */
+    fv_buffer *buf;
+    size_t offset;
+    bool owns_buf;       /* created by fv_tensor_create               */
+    /* graph bookkeeping (graph tensors only) */
+    fv_graph *graph;
+    fv_tensor *view_of;  /* reshape: shares the base's memory         */
+    int producer;        /* node index, -1 for external tensors       */
+    int last_use;        /* last node reading it (after plan)         */
+    bool is_output;
+    fv_tensor *next_in_graph;
+};
+
+/* ---- status helpers ---------------------------------------------------- */
+
+/* Formats the message into ctx->last_error, logs it at error level and
+ * returns `status`. ctx may be NULL (then it only returns). */
+fv_status fv_fail(fv_context *ctx, fv_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void fv_log(const fv_context *ctx, fv_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* "[2,3,17]" */
+const char *fv_shape_str(const fv_tensor *t, char *buf, size_t size);
+
+/* ---- dtype helpers ----------------------------------------------------- */
+uint16_t fv_f32_to_f16(float f);
+float fv_f16_to_f32(uint16_t h);
+uint16_t fv_f32_to_bf16(float f);
+float fv_bf16_to_f32(uint16_t h);
+size_t fv_dtype_row_bytes(fv_dtype dtype, int64_t n);
+
+/* ---- backend dispatch description --------------------------------------
+ * GPU ops describe their work as dispatches of named kernels; the backend
+ * turns them into commands. Binding 0 of every kernel is the graph's
+ * parameter buffer and is added by the backend; `bind` starts at binding 1. */
+
+typedef enum fv_bind_kind {
+    FV_BIND_STORAGE = 0,  /* storage buffer                                */
+    FV_BIND_TEXEL_F32X4,  /* uniform texel buffer, R32G32B32A32_SFLOAT view */
+    FV_BIND_TEXEL_F16X4,  /* uniform texel buffer, R16G16B16A16_SFLOAT view */
+    FV_BIND_TEXEL_F32,    /* uniform texel buffer, R32_SFLOAT view          */
+    FV_BIND_TEXEL_F16,    /* uniform texel buffer, R16_SFLOAT view          */
+    FV_BIND_KIND_COUNT_
+} fv_bind_kind;
+
+typedef struct fv_binding {
+    const fv_tensor *t;
+    size_t offset;       /* bytes from the start of the tensor */
+    size_t size;         /* bytes; 0 = to the end of the tensor */
+    fv_bind_kind kind;
+    bool write;
+} fv_binding;
+
+#define FV_MAX_BINDINGS 8
+#define FV_MAX_PUSH_BYTES 128
+#define FV_MAX_SPEC 8
+
+typedef struct fv_dispatch {
+    const char *kernel;                 /* shader variant name            */
+    fv_binding bind[FV_MAX_BINDINGS];
+    int nbind;
+    uint32_t push[FV_MAX_PUSH_BYTES / 4];
+    uint32_t push_bytes;
+    uint32_t spec[FV_MAX_SPEC];         /* spec constant i has id i; id 0  */
+    int nspec;                          /* is the local size x by habit    */
+    uint32_t groups[3];
+} fv_dispatch;
+
+#define FV_MAX_DISPATCHES_PER_NODE 16
+
+typedef struct fv_dispatch_list {
+    fv_dispatch d[FV_MAX_DISPATCHES_PER_NODE];
+    int n;
+} fv_dispatch_list;
+
+/* Adds a dispatch and returns it zeroed (NULL if the list is full). */
+fv_dispatch *fv_dispatch_push(fv_dispatch_list *list, const char *kernel);
+void fv_dispatch_bind(fv_dispatch *d, const fv_tensor *t, fv_bind_kind kind, bool write);
+void fv_dispatch_bind_range(fv_dispatch *d, const fv_tensor *t, size_t offset, size_t size,
+                            fv_bind_kind kind, bool write);
+void fv_dispatch_set_push(fv_dispatch *d, const void *data, size_t bytes);
+
+/* ---- ops ---------------------------------------------------------------- */
+
+#define FV_MAX_SRC 4
+#define FV_MAX_OP_PARAMS 256
+
+typedef struct fv_op_def {
+    const char *name;
+    /* Plain-C reference on host memory. `params` are the graph's slots. */
+    fv_status (*cpu)(const fv_node *n, const int32_t *params);
+    /* Describes the GPU work for one node on a device (Vulkan). NULL when
+     * the op has no GPU kernel: supports_op then reports it. */
+    fv_status (*encode)(const fv_node *n, const fv_device_info *dev, fv_dispatch_list *out);
+    /* Optional: why this node cannot run on the device (NULL = it can). */
+    const char *(*unsupported)(const fv_node *n, const fv_device_info *dev);
+} fv_op_def;
+
+struct fv_node {
+    const fv_op_def *op;
+    fv_tensor *src[FV_MAX_SRC];
+    int nsrc;
+    fv_tensor *dst;
+    uint8_t params[FV_MAX_OP_PARAMS]; /* op-specific struct, memcpy'd */
+    const char *kernel;               /* the variant chosen at record */
+};
+
+/* Fills shape fields after checking them (no memory). */
+fv_status fv_tensor_init_shape(fv_context *ctx, fv_tensor *t, fv_dtype dtype, int ndim,
+                               const int64_t *shape);
+
+/* Adds a node producing a new graph tensor of the given shape. */
+fv_status fv_graph_add_node(fv_graph *g, const fv_op_def *op, fv_tensor *const *src, int nsrc,
+                            const void *params, size_t params_bytes, fv_dtype dtype, int ndim,
+                            const int64_t *shape, fv_tensor **out);
+fv_context *fv_graph_context(const fv_graph *g);
+/* Validates that `t` may be used in graph g (same context, alive). */
+fv_status fv_graph_check_input(fv_graph *g, const char *op, const char *what, const fv_tensor *t);
+
+/* Host pointer of a tensor's data (CPU backend / unified memory). */
+static inline void *fv_tensor_host(const fv_tensor *t)
+{
+    const fv_tensor *b = t->view_of ? t->view_of : t;
+    return b->buf && b->buf->host ? (char *)b->buf->host + b->offset : NULL;
+}
+static inline int64_t fv_tensor_rows(const fv_tensor *t) /* product of all but the last dim */
+{
+    int64_t r = 1;
+    for (int i = 0; i < t->ndim - 1; i++) r *= t->shape[i];
+    return r;
+}
+
+/* ---- backends ---------------------------------------------------------- */
+
+typedef struct fv_recording fv_recording;
+
+struct fv_backend_vtbl {
+    fv_backend_type type;
+    fv_status (*init)(fv_context *ctx);
+    void (*destroy)(fv_context *ctx);
+    fv_status (*buffer_alloc)(fv_context *ctx, size_t bytes, fv_buffer **out);
+    void (*buffer_free)(fv_context *ctx, fv_buffer *buf);
+    fv_status (*buffer_write)(fv_context *ctx, fv_buffer *buf, size_t offset, const void *src,
+                              size_t bytes);
+    fv_status (*buffer_read)(fv_context *ctx, fv_buffer *buf, size_t offset, void *dst,
+                             size_t bytes);
+    /* NULL when the node can run; else a reason. */
+    const char *(*supports_op)(fv_context *ctx, const fv_node *n);
+    fv_status (*record)(fv_context *ctx, fv_node *nodes, int count, fv_recording **out);
+    fv_status (*replay)(fv_context *ctx, fv_recording *rec, const int32_t *params);
+    void (*release)(fv_context *ctx, fv_recording *rec);
+    /* Per-node milliseconds of the last replay (profiling); returns count. */
+    int (*timings)(fv_context *ctx, fv_recording *rec, double *ms, int capacity);
+    fv_status (*list_devices)(fv_device_info *infos, int capacity, int *count, char *err,
+                              size_t err_size);
+};
+
+extern const fv_backend_vtbl fv_cpu_backend;
+extern const fv_backend_vtbl fv_vulkan_backend;
+extern const fv_backend_vtbl *fv_opencl_backend_get(void); /* NULL when not built */
+
+/* Embedded kernels (generated at build time). */
+typedef struct fv_kernel_blob {
+    const char *name;
+    const uint32_t *code;
+    size_t bytes;
+} fv_kernel_blob;
+const fv_kernel_blob *fv_spirv_find(const char *name);
+
+/* Monotonic clock in milliseconds. */
+double fv_time_ms(void);
+
+#endif
