@@ -13,5 +13,7 @@ typedef struct th_case {
 float *th_run_and_fetch(th_runner *r, const th_backend *b, const char *name, fv_graph *g, fv_tensor *y);
 
 void test_binary(th_runner *r, const th_backend *b);
+/* -- matmul -- */
+/* -- element-wise, norm, softmax, copy, gather -- */
 
 #endif

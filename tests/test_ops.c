@@ -6,6 +6,8 @@
 
 static const th_case cases[] = {
     {"binary", test_binary},
+    /* -- matmul -- */
+    /* -- element-wise, norm, softmax, copy, gather -- */
 };
 
 int main(int argc, char **argv)
