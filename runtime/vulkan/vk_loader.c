@@ -2,16 +2,23 @@
 #include "vk_loader.h"
 
 #include <dlfcn.h>
+#include <stdlib.h>
 #include <string.h>
 
 int fv_vk_load_global(fv_vk_funcs *f, const char **missing)
 {
     memset(f, 0, sizeof *f);
+    /* FOVEA_VULKAN_LIBRARY names another loader (a path or soname) */
+    const char *env = getenv("FOVEA_VULKAN_LIBRARY");
     static const char *const names[] = {"libvulkan.so.1", "libvulkan.so"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0] && !f->lib; i++)
-        f->lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (env && env[0]) {
+        f->lib = dlopen(env, RTLD_NOW | RTLD_LOCAL);
+    } else {
+        for (size_t i = 0; i < sizeof names / sizeof names[0] && !f->lib; i++)
+            f->lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    }
     if (!f->lib) {
-        *missing = "libvulkan.so.1";
+        *missing = env && env[0] ? env : "libvulkan.so.1";
         return -1;
     }
     f->vkGetInstanceProcAddr = (PFN_vkGetInstanceProcAddr)dlsym(f->lib, "vkGetInstanceProcAddr");
