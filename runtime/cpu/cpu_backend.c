@@ -32,6 +32,9 @@ static void cpu_destroy(fv_context *ctx) { (void)ctx; }
 
 static fv_status cpu_buffer_alloc(fv_context *ctx, size_t bytes, fv_buffer **out)
 {
+    if (ctx->info.memory_bytes && bytes > ctx->info.memory_bytes)
+        return fv_fail(ctx, FV_STATUS_OUT_OF_DEVICE_MEMORY, "cpu: %zu bytes requested; the machine has %llu",
+                       bytes, (unsigned long long)ctx->info.memory_bytes);
     fv_buffer *b = calloc(1, sizeof *b);
     /* 64-byte alignment for vector loads; round up to keep aligned_alloc happy */
     void *p = b ? aligned_alloc(64, FV_ALIGN_UP(bytes ? bytes : 1, 64)) : NULL;
