@@ -15,6 +15,10 @@ import json
 import os
 import sys
 import time
+
+if __name__ == "__main__":
+    for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_v, "1")
 from collections import defaultdict
 
 import numpy as np

@@ -34,6 +34,21 @@ import os
 import sys
 import time
 
+
+def _limit_threads():
+    """Apply --threads to the BLAS/OpenMP pools before numpy and torch load."""
+    n = "1"
+    for i, a in enumerate(sys.argv):
+        if a == "--threads" and i + 1 < len(sys.argv):
+            n = sys.argv[i + 1]
+        elif a.startswith("--threads="):
+            n = a.split("=", 1)[1]
+    for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(v, n)
+
+
+_limit_threads()
+
 import numpy as np
 import torch
 import torch.nn.functional as F
