@@ -1,6 +1,7 @@
-/* Push-constant blocks, declared once for C and GLSL. Each struct's size is
- * checked on the C side; GLSL sees the same std430-compatible layout (only
- * 32-bit scalars, no vectors, so C and std430 agree member by member). */
+/* Push-constant blocks, declared once for C, GLSL and OpenCL C. Each struct's
+ * size is checked on the C side; GLSL sees the same std430-compatible layout
+ * (only 32-bit scalars, no vectors, so C and std430 agree member by member),
+ * and OpenCL kernels take the same struct by value as their last argument. */
 #ifndef FV_PARAMS_H
 #define FV_PARAMS_H
 
@@ -10,6 +11,12 @@
 #define FV_F32 float
 #define FV_STRUCT_BEGIN(name) struct name {
 #define FV_STRUCT_END(name, bytes) };
+#elif defined(__OPENCL_C_VERSION__)
+#define FV_U32 uint
+#define FV_I32 int
+#define FV_F32 float
+#define FV_STRUCT_BEGIN(name) typedef struct name {
+#define FV_STRUCT_END(name, bytes) } name;
 #else
 #include <stdint.h>
 #define FV_U32 uint32_t

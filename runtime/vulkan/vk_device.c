@@ -172,7 +172,7 @@ static void describe(fv_vk_funcs *f, VkPhysicalDevice d, fv_device_info *info)
     const VkPhysicalDeviceProperties *p = &p2.properties;
     info->type = device_type(p->deviceType);
     snprintf(info->name, sizeof info->name, "%s", p->deviceName);
-    snprintf(info->driver, sizeof info->driver, "%s %s", drv.driverName, drv.driverInfo);
+    snprintf(info->driver, sizeof info->driver, "%.120s %.120s", drv.driverName, drv.driverInfo);
     snprintf(info->api_version, sizeof info->api_version, "%u.%u.%u", VK_VERSION_MAJOR(p->apiVersion),
              VK_VERSION_MINOR(p->apiVersion), VK_VERSION_PATCH(p->apiVersion));
     VkPhysicalDeviceMemoryProperties mp;
