@@ -88,12 +88,12 @@ def default_config():
         "text_config": {
             "model_type": "llama",
             "vocab_size": 401,
-            "hidden_size": 160,
-            "intermediate_size": 432,
+            "hidden_size": 128,
+            "intermediate_size": 352,
             "num_hidden_layers": 4,
             "num_attention_heads": 4,
             "num_key_value_heads": 2,
-            "head_dim": 40,
+            "head_dim": 32,
             "hidden_act": "silu",
             "rms_norm_eps": 1e-5,
             "rope_theta": 10000.0,
@@ -112,8 +112,8 @@ def default_config():
 
 def draft_text_config(cfg):
     t = dict(cfg["text_config"])
-    t.update({"hidden_size": 96, "intermediate_size": 256, "num_hidden_layers": 2,
-              "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 24})
+    t.update({"hidden_size": 64, "intermediate_size": 176, "num_hidden_layers": 2,
+              "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16})
     return t
 
 

@@ -120,7 +120,7 @@ def train_questions(objs, rng, k):
 def batch_sequences(tok, objs_list, rng, turns):
     seqs, masks = [], []
     for objs in objs_list:
-        k = int(rng.integers(1, turns + 1))
+        k = int(rng.integers(max(1, (turns + 1) // 2), turns + 1))
         qas = train_questions(objs, rng, k)
         ids, m = prompt.encode_training(tok, qas)
         seqs.append(ids)
@@ -134,15 +134,20 @@ def batch_sequences(tok, objs_list, rng, turns):
     return ids, mask
 
 
-def lm_loss(logits, ids, mask):
-    """Next-token CE on positions whose *target* token has mask 1."""
-    lg = logits[:, :-1]
-    tgt = ids[:, 1:]
-    m = mask[:, 1:]
-    ce = F.cross_entropy(lg.reshape(-1, lg.shape[-1]), tgt.reshape(-1), reduction="none")
-    loss = (ce * m.reshape(-1)).sum() / m.sum().clamp(min=1)
+def answer_logits(lm, ids, feats, mask):
+    """Logits only where the next token is supervised: (logits[n, V], targets[n], weights[n])."""
+    emb, _ = lm.embed(ids, feats)
+    h, _, _ = lm.language_model.model(emb)
+    sel = mask[:, 1:] > 0
+    hs = h[:, :-1][sel]
+    return lm.language_model.lm_head(hs), ids[:, 1:][sel]
+
+
+def answer_loss(lm, ids, feats, mask):
+    lg, tgt = answer_logits(lm, ids, feats, mask)
+    loss = F.cross_entropy(lg, tgt)
     with torch.no_grad():
-        acc = ((lg.argmax(-1) == tgt).float() * m).sum() / m.sum().clamp(min=1)
+        acc = (lg.argmax(-1) == tgt).float().mean()
     return loss, float(acc)
 
 
@@ -221,10 +226,23 @@ class Trainer:
         p = latest_checkpoint(self.ckdir)
         if p is not None:
             ck = torch.load(p, map_location="cpu")
-            self.model.load_state_dict(ck["model"])
+            st = ck["state"]
+            early = st["stage"] in (None, "encoder", "cache") and \
+                all(s in ("encoder", "cache") for s in st["done"])
+            if ck["cfg"] != cfg and early:
+                # the decoder has not started: keep the trained vision tower, take the new
+                # text/draft config (a freshly seeded decoder and draft)
+                keep = {k: v for k, v in ck["model"].items() if k.startswith("vision_tower.")}
+                self.model.load_state_dict(keep, strict=False)
+                self.log("config changed before the decoder stage: vision tower kept, decoder re-initialised")
+            else:
+                if ck["cfg"] != cfg:
+                    self.model = M.FoveaTiny(ck["cfg"])
+                    self.draft = M.DraftModel(M.draft_config(ck["cfg"]))
+                self.model.load_state_dict(ck["model"])
+                self.draft.load_state_dict(ck["draft"])
             self.heads.load_state_dict(ck["heads"])
-            self.draft.load_state_dict(ck["draft"])
-            self.state = ck["state"]
+            self.state = st
             self.opt_state = ck.get("opt")
             self.log(f"resumed from {os.path.basename(p)}: stage {self.state['stage']} "
                      f"step {self.state['step']}, done {self.state['done']}")
@@ -411,8 +429,7 @@ class Trainer:
             rng = np.random.Generator(np.random.PCG64([a.seed, 12, step]))
             ids, mask = batch_sequences(self.tok, [objects[i] for i in idx], rng, a.turns)
             f = feats[torch.tensor(idx)].float()
-            logits, _, _ = self.model.lm(ids, f)
-            loss, acc = lm_loss(logits, ids, mask)
+            loss, acc = answer_loss(self.model.lm, ids, f, mask)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -453,8 +470,7 @@ class Trainer:
             rng = np.random.Generator(np.random.PCG64([a.seed, 13, step]))
             ids, mask = batch_sequences(self.tok, [s["objects"] for s in scenes], rng, a.turns)
             x = M.preprocess(np.stack([s["image"] for s in scenes]))
-            logits = self.model(ids, pixel_values=x)
-            loss, acc = lm_loss(logits, ids, mask)
+            loss, acc = answer_loss(self.model.lm, ids, self.model.image_features(x), mask)
             aux, _ = encoder_losses(self.model, self.heads, scenes)
             total = loss + a.joint_aux * aux
             self.opt.zero_grad(set_to_none=True)
@@ -498,16 +514,15 @@ class Trainer:
             ids, mask = batch_sequences(self.tok, [objects[i] for i in idx], rng, a.turns)
             f = feats[torch.tensor(idx)].float()
             with torch.no_grad():
-                tl, _, _ = self.model.lm(ids, f)
-            dl, _, _ = self.draft.lm(ids, f)
-            m = mask[:, 1:].reshape(-1)
-            tlp = F.log_softmax(tl[:, :-1], -1).reshape(-1, tl.shape[-1])
-            dlp = F.log_softmax(dl[:, :-1], -1).reshape(-1, dl.shape[-1])
+                tl, _ = answer_logits(self.model.lm, ids, f, mask)
+            dl, _ = answer_logits(self.draft.lm, ids, f, mask)
+            tlp = F.log_softmax(tl, -1)
+            dlp = F.log_softmax(dl, -1)
             kl = (tlp.exp() * (tlp - dlp)).sum(-1)
             ce = F.nll_loss(dlp, tlp.argmax(-1), reduction="none")
-            loss = ((kl + ce) * m).sum() / m.sum().clamp(min=1)
+            loss = (kl + ce).mean()
             with torch.no_grad():
-                match = float(((dlp.argmax(-1) == tlp.argmax(-1)).float() * m).sum() / m.sum().clamp(min=1))
+                match = float((dlp.argmax(-1) == tlp.argmax(-1)).float().mean())
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -548,15 +563,15 @@ def main():
     ap.add_argument("--enc-batch", type=int, default=32)
     ap.add_argument("--enc-lr", type=float, default=1e-3)
     ap.add_argument("--cache-images", type=int, default=50000)
-    ap.add_argument("--dec-steps", type=int, default=12000)
-    ap.add_argument("--dec-batch", type=int, default=32)
+    ap.add_argument("--dec-steps", type=int, default=16000)
+    ap.add_argument("--dec-batch", type=int, default=16)
     ap.add_argument("--dec-lr", type=float, default=1e-3)
-    ap.add_argument("--turns", type=int, default=6, help="questions per training sequence: 1..turns")
+    ap.add_argument("--turns", type=int, default=10, help="questions per training sequence: ceil(turns/2)..turns")
     ap.add_argument("--joint-steps", type=int, default=0)
     ap.add_argument("--joint-batch", type=int, default=16)
     ap.add_argument("--joint-lr", type=float, default=2e-4)
     ap.add_argument("--joint-aux", type=float, default=0.3)
-    ap.add_argument("--draft-steps", type=int, default=3000)
+    ap.add_argument("--draft-steps", type=int, default=4000)
     ap.add_argument("--draft-lr", type=float, default=1e-3)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
