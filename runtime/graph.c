@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ARENA_ALIGN 256 /* ≥ any device's storage/texel offset alignment we accept */
+#define ARENA_ALIGN FV_VIEW_ALIGN
 
 struct fv_graph {
     fv_context *ctx;
@@ -106,18 +106,35 @@ fv_status fv_graph_add_node(fv_graph *g, const fv_op_def *op, fv_tensor *const *
     return FV_STATUS_OK;
 }
 
-/* reshape: a view of x's memory, recorded as a node that runs nothing */
-static fv_status view_cpu(const fv_node *n, const int32_t *p)
+fv_status fv_graph_view(fv_graph *g, fv_tensor *x, size_t offset, fv_dtype dtype, int ndim, const int64_t *shape,
+                        fv_tensor **out)
 {
-    (void)n, (void)p;
+    if (g->planned)
+        return fv_fail(g->ctx, FV_STATUS_INVALID_STATE, "view: graph is already planned; build a new graph");
+    fv_tensor *t = calloc(1, sizeof *t);
+    if (!t) return fv_fail(g->ctx, FV_STATUS_OUT_OF_HOST_MEMORY, "view: out of host memory");
+    fv_status st = fv_tensor_init_shape(g->ctx, t, dtype, ndim, shape);
+    if (!st && offset % FV_VIEW_ALIGN)
+        st = fv_fail(g->ctx, FV_STATUS_INVALID_ARGUMENT, "view: offset %zu is not a multiple of %d bytes", offset,
+                     FV_VIEW_ALIGN);
+    if (!st && (offset > x->nbytes || t->nbytes > x->nbytes - offset)) {
+        char a[96], b[96];
+        st = fv_fail(g->ctx, FV_STATUS_INVALID_ARGUMENT, "view: %s at byte %zu does not fit in %s",
+                     fv_shape_str(t, a, sizeof a), offset, fv_shape_str(x, b, sizeof b));
+    }
+    if (st) {
+        free(t);
+        return st;
+    }
+    t->graph = g;
+    t->view_of = x->view_of ? x->view_of : x;
+    t->view_offset = (x->view_of ? x->view_offset : 0) + offset;
+    t->producer = x->producer;
+    t->next_in_graph = g->tensors;
+    g->tensors = t;
+    *out = t;
     return FV_STATUS_OK;
 }
-static fv_status view_encode(const fv_node *n, const fv_device_info *d, fv_dispatch_list *l)
-{
-    (void)n, (void)d, (void)l;
-    return FV_STATUS_OK;
-}
-static const fv_op_def op_view = {"reshape", view_cpu, view_encode, NULL};
 
 fv_status fv_op_reshape(fv_graph *g, fv_tensor *x, int ndim, const int64_t *shape, fv_tensor **y)
 {
@@ -133,10 +150,7 @@ fv_status fv_op_reshape(fv_graph *g, fv_tensor *x, int ndim, const int64_t *shap
         return fv_fail(g->ctx, FV_STATUS_INVALID_ARGUMENT, "reshape: %s cannot become %s",
                        fv_shape_str(x, a, sizeof a), fv_shape_str(&tmp, b, sizeof b));
     }
-    st = fv_graph_add_node(g, &op_view, &x, 1, NULL, 0, x->dtype, ndim, shape, y);
-    if (st) return st;
-    (*y)->view_of = x->view_of ? x->view_of : x;
-    return FV_STATUS_OK;
+    return fv_graph_view(g, x, 0, x->dtype, ndim, shape, y);
 }
 
 fv_status fv_graph_output(fv_graph *g, fv_tensor *t)
@@ -147,7 +161,6 @@ fv_status fv_graph_output(fv_graph *g, fv_tensor *t)
     if (g->planned)
         return fv_fail(g->ctx, FV_STATUS_INVALID_STATE, "fv_graph_output: graph is already planned");
     t->is_output = true;
-    if (t->view_of) t->view_of->is_output = true;
     return FV_STATUS_OK;
 }
 
@@ -186,8 +199,7 @@ fv_status fv_graph_plan(fv_graph *g)
     }
     for (fv_tensor *t = g->tensors; t; t = t->next_in_graph) {
         fv_tensor *b = t->view_of ? t->view_of : t;
-        if (t->is_output) b->last_use = g->count;
-        if (t->view_of) b->last_use = FV_MAX(b->last_use, t->last_use);
+        if (t->is_output && b->graph) b->last_use = g->count;
     }
     live_block *live = calloc((size_t)g->count + 1, sizeof *live);
     if (!live) return fv_fail(ctx, FV_STATUS_OUT_OF_HOST_MEMORY, "graph plan: out of host memory");
@@ -196,7 +208,6 @@ fv_status fv_graph_plan(fv_graph *g)
     /* tensors in node order: node i produces nodes[i].dst */
     for (int i = 0; i < g->count; i++) {
         fv_tensor *t = g->nodes[i].dst;
-        if (t->view_of) continue;
         /* free blocks whose last reader came before this node */
         for (int k = 0; k < nlive;)
             if (live[k].end < i)
@@ -228,20 +239,8 @@ fv_status fv_graph_plan(fv_graph *g)
         fv_status st = ctx->vt->buffer_alloc(ctx, top, &g->arena);
         if (st) return st;
     }
-    for (fv_tensor *t = g->tensors; t; t = t->next_in_graph) {
-        if (t->view_of) {
-            t->buf = NULL; /* resolved through view_of */
-            t->offset = 0;
-        } else {
-            t->buf = g->arena;
-        }
-    }
-    /* views read through their base: point them at the base's storage */
     for (fv_tensor *t = g->tensors; t; t = t->next_in_graph)
-        if (t->view_of) {
-            t->buf = t->view_of->buf;
-            t->offset = t->view_of->offset;
-        }
+        if (!t->view_of) t->buf = g->arena; /* views resolve through their base */
     g->planned = true;
     return FV_STATUS_OK;
 }

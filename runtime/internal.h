@@ -47,7 +47,8 @@ struct fv_tensor {
     bool owns_buf;       /* created by fv_tensor_create               */
     /* graph bookkeeping (graph tensors only) */
     fv_graph *graph;
-    fv_tensor *view_of;  /* reshape: shares the base's memory         */
+    fv_tensor *view_of;  /* views: share the base's memory            */
+    size_t view_offset;  /* views: bytes from the base's start         */
     int producer;        /* node index, -1 for external tensors       */
     int last_use;        /* last node reading it (after plan)         */
     bool is_output;
@@ -157,14 +158,31 @@ fv_status fv_graph_add_node(fv_graph *g, const fv_op_def *op, fv_tensor *const *
                             const void *params, size_t params_bytes, fv_dtype dtype, int ndim,
                             const int64_t *shape, fv_tensor **out);
 fv_context *fv_graph_context(const fv_graph *g);
+/* A node-less view of `x`'s memory: `offset` bytes in, with its own dtype and
+ * shape (the bytes must fit inside x). Used by reshape and to split packed
+ * outputs of multi-result kernels. The offset must be a multiple of
+ * FV_VIEW_ALIGN, the largest storage/texel offset alignment Vulkan allows a
+ * device to require, so any view can be bound directly. */
+#define FV_VIEW_ALIGN 256
+fv_status fv_graph_view(fv_graph *g, fv_tensor *x, size_t offset, fv_dtype dtype, int ndim, const int64_t *shape,
+                        fv_tensor **out);
 /* Validates that `t` may be used in graph g (same context, alive). */
 fv_status fv_graph_check_input(fv_graph *g, const char *op, const char *what, const fv_tensor *t);
 
+/* The buffer holding a tensor's data and the byte offset where it starts
+ * (views resolve to their base). NULL before a graph tensor is planned. */
+static inline fv_buffer *fv_tensor_storage(const fv_tensor *t, size_t *offset)
+{
+    const fv_tensor *b = t->view_of ? t->view_of : t;
+    *offset = b->offset + (t->view_of ? t->view_offset : 0);
+    return b->buf;
+}
 /* Host pointer of a tensor's data (CPU backend / unified memory). */
 static inline void *fv_tensor_host(const fv_tensor *t)
 {
-    const fv_tensor *b = t->view_of ? t->view_of : t;
-    return b->buf && b->buf->host ? (char *)b->buf->host + b->offset : NULL;
+    size_t off;
+    fv_buffer *buf = fv_tensor_storage(t, &off);
+    return buf && buf->host ? (char *)buf->host + off : NULL;
 }
 static inline int64_t fv_tensor_rows(const fv_tensor *t) /* product of all but the last dim */
 {

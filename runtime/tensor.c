@@ -79,8 +79,8 @@ static fv_status check_transfer(const fv_tensor *t, const void *p, size_t bytes,
     if (bytes != t->nbytes)
         return fv_fail(ctx, FV_STATUS_INVALID_ARGUMENT, "%s: %zu bytes given, tensor %s holds %zu",
                        what, bytes, fv_shape_str(t, s, sizeof s), t->nbytes);
-    const fv_tensor *b = t->view_of ? t->view_of : t;
-    if (!b->buf)
+    size_t off;
+    if (!fv_tensor_storage(t, &off))
         return fv_fail(ctx, FV_STATUS_INVALID_STATE,
                        "%s: graph tensor %s has no memory yet (plan and replay the graph first)", what,
                        fv_shape_str(t, s, sizeof s));
@@ -91,8 +91,9 @@ fv_status fv_tensor_upload(fv_tensor *t, const void *src, size_t bytes)
 {
     fv_status st = check_transfer(t, src, bytes, "fv_tensor_upload");
     if (st) return st;
-    const fv_tensor *b = t->view_of ? t->view_of : t;
-    return t->ctx->vt->buffer_write(t->ctx, b->buf, b->offset, src, bytes);
+    size_t off;
+    fv_buffer *buf = fv_tensor_storage(t, &off);
+    return t->ctx->vt->buffer_write(t->ctx, buf, off, src, bytes);
 }
 
 fv_status fv_tensor_download(const fv_tensor *t, void *dst, size_t bytes)
@@ -104,7 +105,9 @@ fv_status fv_tensor_download(const fv_tensor *t, void *dst, size_t bytes)
         return fv_fail(t->ctx, FV_STATUS_INVALID_STATE,
                        "fv_tensor_download: graph tensor is not marked with fv_graph_output; its "
                        "memory may have been reused");
-    return t->ctx->vt->buffer_read(t->ctx, b->buf, b->offset, dst, bytes);
+    size_t off;
+    fv_buffer *buf = fv_tensor_storage(t, &off);
+    return t->ctx->vt->buffer_read(t->ctx, buf, off, dst, bytes);
 }
 
 fv_dtype fv_tensor_dtype(const fv_tensor *t) { return t ? t->dtype : FV_DTYPE_F32; }

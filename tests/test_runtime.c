@@ -3,6 +3,7 @@
  * two contexts at once, the pipeline cache and profiling. */
 #include "harness.h"
 #include "op_cases.h"
+#include "runtime/internal.h"
 
 #include <dirent.h>
 #include <stdarg.h>
@@ -259,6 +260,36 @@ static void test_reshape_view(th_runner *r, const th_backend *b)
     free(v);
 }
 
+/* a view at an offset inside a graph result (how multi-result kernels split
+ * their packed output) feeds another op; a misaligned offset is refused */
+static void test_offset_view(th_runner *r, const th_backend *b)
+{
+    int64_t s[2] = {3, 64}, row[1] = {64};
+    th_rng rng = th_seed(9);
+    float *x = th_random(&rng, 192, -1, 1), *v = th_random(&rng, 64, -1, 1);
+    fv_tensor *tx = th_tensor(r, b, FV_DTYPE_F32, 2, s, x), *tv = th_tensor(r, b, FV_DTYPE_F32, 1, row, v);
+    fv_graph *g = NULL;
+    fv_tensor *sq = NULL, *mid = NULL, *bad = NULL, *y = NULL;
+    if (tx && tv && th_ok(r, b, "graph", fv_graph_create(b->ctx, &g)) && th_ok(r, b, "mul", fv_op_mul(g, tx, tx, &sq)) &&
+        th_ok(r, b, "view", fv_graph_view(g, sq, 256, FV_DTYPE_F32, 1, row, &mid)) &&
+        th_ok(r, b, "add", fv_op_add(g, mid, tv, &y))) {
+        EXPECT(r, b, "view at a misaligned offset is refused",
+               fv_graph_view(g, sq, 4, FV_DTYPE_F32, 1, row, &bad) == FV_STATUS_INVALID_ARGUMENT, "accepted");
+        EXPECT(r, b, "view past the end is refused",
+               fv_graph_view(g, sq, 512, FV_DTYPE_F32, 2, s, &bad) == FV_STATUS_INVALID_ARGUMENT, "accepted");
+        float *got = th_run_and_fetch(r, b, "offset view", g, y);
+        double ref[64];
+        for (int i = 0; i < 64; i++) ref[i] = (double)x[64 + i] * x[64 + i] + v[i];
+        if (got) th_check(r, b, "view at an offset feeds add", got, ref, 64, 1e-6);
+        free(got);
+    }
+    fv_graph_destroy(g);
+    fv_tensor_destroy(tx);
+    fv_tensor_destroy(tv);
+    free(x);
+    free(v);
+}
+
 static int count_cache_files(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -376,6 +407,7 @@ int main(int argc, char **argv)
         test_out_of_memory(&r, &r.backends[i]);
         test_plan_and_replay(&r, &r.backends[i]);
         test_reshape_view(&r, &r.backends[i]);
+        test_offset_view(&r, &r.backends[i]);
     }
     test_two_contexts(&r);
     test_vulkan_cache_and_profile(&r);

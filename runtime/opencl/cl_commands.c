@@ -69,9 +69,9 @@ static fv_status bind_args(fv_context *ctx, fv_recording *rec, const fv_dispatch
     cl_int err = clSetKernelArg(k, arg++, sizeof(cl_mem), &rec->params);
     for (int b = 0; b < d->nbind && err == CL_SUCCESS; b++) {
         const fv_tensor *t = d->bind[b].t;
-        const fv_tensor *base = t->view_of ? t->view_of : t;
-        cl_mem m = (cl_mem)base->buf->impl;
-        size_t off = base->offset + d->bind[b].offset;
+        size_t off;
+        cl_mem m = (cl_mem)fv_tensor_storage(t, &off)->impl;
+        off += d->bind[b].offset;
         if (off > UINT32_MAX)
             return fv_fail(ctx, FV_STATUS_UNSUPPORTED, "opencl: %s: binding offset %zu beyond 4 GiB", d->kernel, off);
         cl_uint off32 = (cl_uint)off;

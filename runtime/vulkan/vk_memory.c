@@ -190,10 +190,10 @@ void fv_vk_memory_destroy_all(fv_context *ctx)
 
 void fv_vk_tensor_location(const fv_tensor *t, VkBuffer *buffer, VkDeviceSize *offset)
 {
-    const fv_tensor *b = t->view_of ? t->view_of : t;
-    const fv_vk_alloc *a = b->buf->impl;
+    size_t off;
+    const fv_vk_alloc *a = fv_tensor_storage(t, &off)->impl;
     *buffer = a->block->buffer;
-    *offset = a->offset + b->offset;
+    *offset = a->offset + off;
 }
 
 /* ---- the vtable's buffer entries ---- */
