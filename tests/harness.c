@@ -176,7 +176,6 @@ fv_tensor *th_tensor(th_runner *r, const th_backend *b, fv_dtype dtype, int ndim
     return t;
 }
 
-#include "op_cases.h"
 
 float *th_run_and_fetch(th_runner *r, const th_backend *b, const char *name, fv_graph *g, fv_tensor *y)
 {

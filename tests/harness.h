@@ -68,6 +68,9 @@ bool th_ok(th_runner *r, const th_backend *b, const char *name, fv_status st);
 /* Creates a tensor and uploads data (f32 converted to dtype for f16/bf16). */
 fv_tensor *th_tensor(th_runner *r, const th_backend *b, fv_dtype dtype, int ndim, const int64_t *shape,
                      const float *data);
+/* Marks y as output, replays g and downloads y into a new float buffer.
+ * NULL on failure, or when the backend reports the op unsupported (a skip). */
+float *th_run_and_fetch(th_runner *r, const th_backend *b, const char *name, fv_graph *g, fv_tensor *y);
 /* Rounds through f16 as the device will see it. */
 float th_round_f16(float x);
 

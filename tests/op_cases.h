@@ -9,8 +9,6 @@ typedef struct th_case {
     void (*run)(th_runner *r, const th_backend *b);
 } th_case;
 
-/* Runs graph g (replay), downloads y into a new float buffer. NULL on failure. */
-float *th_run_and_fetch(th_runner *r, const th_backend *b, const char *name, fv_graph *g, fv_tensor *y);
 
 void test_binary(th_runner *r, const th_backend *b);
 /* -- matmul -- */
