@@ -562,7 +562,7 @@ def main():
     ap.add_argument("--enc-steps", type=int, default=3000)
     ap.add_argument("--enc-batch", type=int, default=32)
     ap.add_argument("--enc-lr", type=float, default=1e-3)
-    ap.add_argument("--cache-images", type=int, default=50000)
+    ap.add_argument("--cache-images", type=int, default=40000)
     ap.add_argument("--dec-steps", type=int, default=16000)
     ap.add_argument("--dec-batch", type=int, default=16)
     ap.add_argument("--dec-lr", type=float, default=1e-3)
