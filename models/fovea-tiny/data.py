@@ -29,8 +29,9 @@ spatial    "what is left of the square?" (also right of / above / below).
            unique.  Object Y is *left of* X when Y's centre x is smaller than
            X's by more than 8 px (right/above/below likewise; y grows
            downwards).  Asked only when exactly one object Y is left of X and
-           every other object Z (not X, not Y) has centre x > X.x - 2, so the
-           answer is clear.  Answer: "<colour> <shape>", e.g. "red circle".
+           every other object Z (not X, not Y) lies clearly on the other side,
+           centre x > X.x + 2 -- so Y is the leftmost object and X the next
+           one.  Answer: "<colour> <shape>", e.g. "red circle".
 caption    "describe the image", asked only for scenes with 1 or 2 objects.
            One object: "a red circle" ("an orange ..." for orange).  Two objects A, B with offsets
            dx = |xA-xB|, dy = |yA-yB|: when dx >= dy + 6 the caption is
