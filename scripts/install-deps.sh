@@ -9,6 +9,7 @@ packages=(
   mesa-vulkan-drivers vulkan-validationlayers
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
   libopenblas0
+  libcjson-dev libstb-dev
 )
 
 missing=()
