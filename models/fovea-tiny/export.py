@@ -2,6 +2,7 @@
 
     /usr/bin/python3 export.py                 # latest checkpoint -> this folder
     /usr/bin/python3 export.py --ckpt .ckpt/decoder_final.pt --out /some/dir
+    /usr/bin/python3 export.py --reference ref.safetensors   # intermediates of the exported model
 
 Writes into ``--out``:
     config.json               LLaVA-style config (vision_config, text_config, ...)
@@ -32,8 +33,8 @@ sys.path.insert(0, HERE)
 import model as M  # noqa: E402
 import prompt  # noqa: E402
 
-DTYPES = {np.dtype(np.float16): "F16", np.dtype(np.float32): "F32"}
-NP_OF = {"F16": np.float16, "F32": np.float32, "BF16": None}
+DTYPES = {np.dtype(np.float16): "F16", np.dtype(np.float32): "F32", np.dtype(np.int64): "I64"}
+NP_OF = {"F16": np.float16, "F32": np.float32, "I64": np.int64}
 
 
 def write_safetensors(path, tensors, metadata=None):
@@ -112,23 +113,29 @@ def export(ckpt, out):
     cfg = ck["cfg"]
     model = M.FoveaTiny(cfg)
     model.load_state_dict(ck["model"])
-    draft = M.DraftModel(M.draft_config(cfg))
+    dcfg = ck.get("draft_cfg") or M.draft_config(cfg)
+    draft = M.DraftModel(dcfg)
     draft.load_state_dict(ck["draft"])
-    os.makedirs(os.path.join(out, "draft"), exist_ok=True)
     st = ck.get("state", {})
+    os.makedirs(out, exist_ok=True)
     meta = {"stage": str(st.get("stage")), "step": str(st.get("step")), "done": ",".join(st.get("done", []))}
     write_safetensors(os.path.join(out, "model.safetensors"), to_f16(model.hf_state_dict()), meta)
-    write_safetensors(os.path.join(out, "draft", "model.safetensors"), to_f16(draft.hf_state_dict()), meta)
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(target_config(cfg), f, indent=2)
         f.write("\n")
-    dc = target_config(M.draft_config(cfg))
+    with open(os.path.join(out, "preprocessor_config.json"), "w") as f:
+        json.dump(preprocessor_config(cfg), f, indent=2)
+        f.write("\n")
+    draft_trained = "draft" in st.get("done", []) or (st.get("stage") == "draft" and st.get("step", 0) > 0)
+    if not draft_trained:
+        print("the draft is not trained yet in this checkpoint: draft/ not written")
+        return model, None
+    os.makedirs(os.path.join(out, "draft"), exist_ok=True)
+    write_safetensors(os.path.join(out, "draft", "model.safetensors"), to_f16(draft.hf_state_dict()), meta)
+    dc = target_config(dcfg)
     dc["fovea"]["draft_of"] = "../config.json; reads the target's image features (vision_tower not included)"
     with open(os.path.join(out, "draft", "config.json"), "w") as f:
         json.dump(dc, f, indent=2)
-        f.write("\n")
-    with open(os.path.join(out, "preprocessor_config.json"), "w") as f:
-        json.dump(preprocessor_config(cfg), f, indent=2)
         f.write("\n")
     return model, draft
 
@@ -162,14 +169,44 @@ def load_exported(folder, draft=False):
     return model, d
 
 
+def dump_reference(folder, path, item=0):
+    """Every intermediate of the exported (f16-rounded, run in f32) model on one eval item.
+
+    Writes a safetensors file with ``pixel_values`` (1,3,96,96) F32,
+    ``input_ids`` (1,T) I64 and the tensors of ``FoveaTiny.reference_forward``.
+    """
+    import prompt as P
+    import tokenizer as tk
+    from PIL import Image
+    model, _ = load_exported(folder)
+    items = [json.loads(line) for line in open(os.path.join(HERE, "eval", "eval.jsonl"))]
+    it = items[item]
+    img = np.asarray(Image.open(os.path.join(HERE, "eval", it["image"])).convert("RGB"))
+    tok = tk.Tokenizer.load(os.path.join(HERE, "tokenizer.json"))
+    ids = torch.tensor([P.encode_prompt(tok, it["question"])])
+    px = M.preprocess(img)
+    ref = model.reference_forward(px, ids)
+    out = {"pixel_values": px.numpy(), "input_ids": ids.numpy().astype(np.int64)}
+    out.update({k: v.float().numpy() for k, v in ref.items()})
+    write_safetensors(path, out, {"image": it["image"], "question": it["question"]})
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ckpt", default=os.path.join(HERE, ".ckpt", "latest.pt"))
     ap.add_argument("--out", default=HERE)
+    ap.add_argument("--reference", default=None,
+                    help="also write every intermediate tensor for eval item 0 to this .safetensors file")
     args = ap.parse_args()
+    if args.reference:
+        dump_reference(args.out, args.reference)
+        print(f"reference tensors -> {args.reference}")
+        return
     model, draft = export(args.ckpt, args.out)
-    print(f"exported {os.path.basename(args.ckpt)}: target {M.count_params(model):,} params, "
-          f"draft {M.count_params(draft):,} params (+ the target's vision tower) -> {args.out}")
+    msg = f"exported {os.path.basename(args.ckpt)}: target {M.count_params(model):,} params"
+    if draft is not None:
+        msg += f", draft {M.count_params(draft):,} params (+ the target's vision tower)"
+    print(msg + f" -> {args.out}")
 
 
 if __name__ == "__main__":

@@ -199,7 +199,7 @@ def load_models_from_checkpoint(path, draft=False):
     model.eval()
     d = None
     if draft and ck.get("draft") is not None:
-        d = M.DraftModel(M.draft_config(ck["cfg"]))
+        d = M.DraftModel(ck.get("draft_cfg") or M.draft_config(ck["cfg"]))
         d.load_state_dict(ck["draft"])
         d.eval()
     return model, d
@@ -238,7 +238,9 @@ class Trainer:
             else:
                 if ck["cfg"] != cfg:
                     self.model = M.FoveaTiny(ck["cfg"])
-                    self.draft = M.DraftModel(M.draft_config(ck["cfg"]))
+                dcfg = ck.get("draft_cfg") or M.draft_config(ck["cfg"])
+                if dcfg != self.draft.cfg:
+                    self.draft = M.DraftModel(dcfg)
                 self.model.load_state_dict(ck["model"])
                 self.draft.load_state_dict(ck["draft"])
             self.heads.load_state_dict(ck["heads"])
@@ -253,7 +255,7 @@ class Trainer:
 
     def save(self, tag=None):
         ck = {"cfg": self.model.cfg, "model": self.model.state_dict(), "heads": self.heads.state_dict(),
-              "draft": self.draft.state_dict(), "state": self.state,
+              "draft_cfg": self.draft.cfg, "draft": self.draft.state_dict(), "state": self.state,
               "opt": self.opt.state_dict() if self.opt is not None else None}
         tmp = os.path.join(self.ckdir, "latest.pt.tmp")
         torch.save(ck, tmp)
