@@ -419,6 +419,7 @@ class Trainer:
 
     def stage_decoder(self):
         a = self.args
+        self.build_cache("feats")  # no-op when complete; rebuilds a lost cache from the saved encoder
         feats, objects = self.load_cache("feats")
         n = len(objects)
         params = list(self.model.lm.parameters())
@@ -498,10 +499,8 @@ class Trainer:
 
     def stage_draft(self):
         a = self.args
-        tag = "feats"
-        if a.joint_steps > 0:
-            tag = "feats_final"
-            self.build_cache(tag)
+        tag = "feats_final" if a.joint_steps > 0 else "feats"
+        self.build_cache(tag)
         feats, objects = self.load_cache(tag)
         n = len(objects)
         params = list(self.draft.parameters())
