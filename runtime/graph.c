@@ -19,6 +19,8 @@ struct fv_graph {
     fv_recording *rec;
     double last_replay_ms;
     double *timing_ms;        /* per node, when profiling */
+    fv_tensor **constants;    /* fv_graph_constant's tensors, destroyed with the graph */
+    int nconstants;
 };
 
 fv_context *fv_graph_context(const fv_graph *g) { return g->ctx; }
@@ -50,6 +52,8 @@ void fv_graph_destroy(fv_graph *g)
         next = t->next_in_graph;
         free(t);
     }
+    for (int i = 0; i < g->nconstants; i++) fv_tensor_destroy(g->constants[i]);
+    free(g->constants);
     free(g->nodes);
     free(g->timing_ms);
     free(g);
@@ -65,43 +69,54 @@ fv_status fv_graph_check_input(fv_graph *g, const char *op, const char *what, co
     return FV_STATUS_OK;
 }
 
-fv_status fv_graph_add_node(fv_graph *g, const fv_op_def *op, fv_tensor *const *src, int nsrc,
-                            const void *params, size_t params_bytes, fv_dtype dtype, int ndim,
-                            const int64_t *shape, fv_tensor **out)
+/* Appends a node writing `dst` (sources and parameters already checked). */
+static fv_status append_node(fv_graph *g, const fv_op_def *op, fv_tensor *const *src, int nsrc, const void *params,
+                             size_t params_bytes, fv_tensor *dst)
 {
-    if (g->rec || g->planned)
-        return fv_fail(g->ctx, FV_STATUS_INVALID_STATE, "%s: graph is already planned; build a new graph", op->name);
-    if (nsrc > FV_MAX_SRC || params_bytes > FV_MAX_OP_PARAMS)
-        return fv_fail(g->ctx, FV_STATUS_INVALID_ARGUMENT, "%s: too many sources or parameters", op->name);
-    fv_tensor *t = calloc(1, sizeof *t);
-    if (!t) return fv_fail(g->ctx, FV_STATUS_OUT_OF_HOST_MEMORY, "%s: out of host memory", op->name);
-    fv_status st = fv_tensor_init_shape(g->ctx, t, dtype, ndim, shape);
-    if (st) {
-        free(t);
-        return st;
-    }
     if (g->count == g->capacity) {
         int cap = g->capacity ? g->capacity * 2 : 32;
         fv_node *n = realloc(g->nodes, (size_t)cap * sizeof *n);
-        if (!n) {
-            free(t);
-            return fv_fail(g->ctx, FV_STATUS_OUT_OF_HOST_MEMORY, "%s: out of host memory", op->name);
-        }
+        if (!n) return fv_fail(g->ctx, FV_STATUS_OUT_OF_HOST_MEMORY, "%s: out of host memory", op->name);
         g->nodes = n;
         g->capacity = cap;
     }
-    fv_node *n = &g->nodes[g->count];
+    fv_node *n = &g->nodes[g->count++];
     memset(n, 0, sizeof *n);
     n->op = op;
     n->nsrc = nsrc;
     for (int i = 0; i < nsrc; i++) n->src[i] = src[i];
     if (params_bytes) memcpy(n->params, params, params_bytes);
-    n->dst = t;
+    n->dst = dst;
+    return FV_STATUS_OK;
+}
+
+static fv_status check_node(fv_graph *g, const fv_op_def *op, int nsrc, size_t params_bytes)
+{
+    if (g->rec || g->planned)
+        return fv_fail(g->ctx, FV_STATUS_INVALID_STATE, "%s: graph is already planned; build a new graph", op->name);
+    if (nsrc > FV_MAX_SRC || params_bytes > FV_MAX_OP_PARAMS)
+        return fv_fail(g->ctx, FV_STATUS_INVALID_ARGUMENT, "%s: too many sources or parameters", op->name);
+    return FV_STATUS_OK;
+}
+
+fv_status fv_graph_add_node(fv_graph *g, const fv_op_def *op, fv_tensor *const *src, int nsrc,
+                            const void *params, size_t params_bytes, fv_dtype dtype, int ndim,
+                            const int64_t *shape, fv_tensor **out)
+{
+    fv_status st = check_node(g, op, nsrc, params_bytes);
+    if (st) return st;
+    fv_tensor *t = calloc(1, sizeof *t);
+    if (!t) return fv_fail(g->ctx, FV_STATUS_OUT_OF_HOST_MEMORY, "%s: out of host memory", op->name);
+    st = fv_tensor_init_shape(g->ctx, t, dtype, ndim, shape);
+    if (!st) st = append_node(g, op, src, nsrc, params, params_bytes, t);
+    if (st) {
+        free(t);
+        return st;
+    }
     t->graph = g;
-    t->producer = g->count;
+    t->producer = g->count - 1;
     t->next_in_graph = g->tensors;
     g->tensors = t;
-    g->count++;
     *out = t;
     return FV_STATUS_OK;
 }
@@ -132,6 +147,49 @@ fv_status fv_graph_view(fv_graph *g, fv_tensor *x, size_t offset, fv_dtype dtype
     t->producer = x->producer;
     t->next_in_graph = g->tensors;
     g->tensors = t;
+    *out = t;
+    return FV_STATUS_OK;
+}
+
+/* -- decoder ops -- */
+fv_status fv_graph_add_node_inplace(fv_graph *g, const fv_op_def *op, fv_tensor *const *src, int nsrc,
+                                    const void *params, size_t params_bytes, fv_tensor *target, fv_tensor **out)
+{
+    fv_status st = check_node(g, op, nsrc, params_bytes);
+    if (st) return st;
+    /* the target's memory must be outside the plan: an arena tensor could
+     * share its bytes with intermediates whose lifetimes know nothing of
+     * this write */
+    const fv_tensor *base = target->view_of ? target->view_of : target;
+    if (base->graph)
+        return fv_fail(g->ctx, FV_STATUS_INVALID_ARGUMENT,
+                       "%s: the target must be a tensor made by fv_tensor_create (or a reshape of one), "
+                       "not a graph intermediate", op->name);
+    fv_tensor *view = NULL;
+    st = fv_graph_view(g, target, 0, target->dtype, target->ndim, target->shape, &view);
+    if (!st) st = append_node(g, op, src, nsrc, params, params_bytes, target);
+    if (st) return st; /* a dangling view is freed with the graph */
+    view->producer = g->count - 1;
+    *out = view;
+    return FV_STATUS_OK;
+}
+
+fv_status fv_graph_constant(fv_graph *g, fv_dtype dtype, int ndim, const int64_t *shape, const void *data,
+                            fv_tensor **out)
+{
+    if (g->planned)
+        return fv_fail(g->ctx, FV_STATUS_INVALID_STATE, "constant: graph is already planned; build a new graph");
+    fv_tensor **grown = realloc(g->constants, (size_t)(g->nconstants + 1) * sizeof *grown);
+    if (!grown) return fv_fail(g->ctx, FV_STATUS_OUT_OF_HOST_MEMORY, "constant: out of host memory");
+    g->constants = grown;
+    fv_tensor *t = NULL;
+    fv_status st = fv_tensor_create(g->ctx, dtype, ndim, shape, &t);
+    if (!st) st = fv_tensor_upload(t, data, t->nbytes);
+    if (st) {
+        fv_tensor_destroy(t);
+        return st;
+    }
+    g->constants[g->nconstants++] = t;
     *out = t;
     return FV_STATUS_OK;
 }
@@ -177,7 +235,8 @@ fv_status fv_graph_set_param(fv_graph *g, int slot, int32_t value)
 /* Memory plan: each intermediate lives from the node that writes it to the
  * last node that reads it (outputs: to the end). Offsets are given greedily
  * in node order, first fit among the blocks free at that time; views take
- * their base's memory and extend its lifetime. */
+ * their base's memory and extend its lifetime. Nodes that write in place
+ * (fv_graph_add_node_inplace) take none. */
 typedef struct live_block {
     size_t offset, size;
     int end;
@@ -208,6 +267,7 @@ fv_status fv_graph_plan(fv_graph *g)
     /* tensors in node order: node i produces nodes[i].dst */
     for (int i = 0; i < g->count; i++) {
         fv_tensor *t = g->nodes[i].dst;
+        if (t->graph != g || t->view_of) continue; /* written in place (fv_graph_add_node_inplace) */
         /* free blocks whose last reader came before this node */
         for (int k = 0; k < nlive;)
             if (live[k].end < i)

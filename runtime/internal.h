@@ -84,6 +84,7 @@ typedef enum fv_bind_kind {
     FV_BIND_TEXEL_F16X4,  /* uniform texel buffer, R16G16B16A16_SFLOAT view */
     FV_BIND_TEXEL_F32,    /* uniform texel buffer, R32_SFLOAT view          */
     FV_BIND_TEXEL_F16,    /* uniform texel buffer, R16_SFLOAT view          */
+    FV_BIND_TEXEL_U32X4,  /* uniform texel buffer, R32G32B32A32_UINT view (raw 16 bytes) */
     FV_BIND_KIND_COUNT_
 } fv_bind_kind;
 
@@ -168,6 +169,22 @@ fv_status fv_graph_view(fv_graph *g, fv_tensor *x, size_t offset, fv_dtype dtype
                         fv_tensor **out);
 /* Validates that `t` may be used in graph g (same context, alive). */
 fv_status fv_graph_check_input(fv_graph *g, const char *op, const char *what, const fv_tensor *t);
+/* -- decoder ops -- */
+/* Adds a node that writes into `target` in place, a tensor made by
+ * fv_tensor_create or a graph view of one (a KV cache), instead of producing
+ * new memory: the node's dst is target itself and the planner assigns it
+ * nothing. *out is a new graph view of target (same dtype and shape) whose
+ * producer is this node, for later nodes to read: nodes run in the order
+ * they were added, so its readers follow the write, and the Vulkan
+ * recorder's hazard tracking sees the overlapping ranges and puts a barrier
+ * between them. */
+fv_status fv_graph_add_node_inplace(fv_graph *g, const fv_op_def *op, fv_tensor *const *src, int nsrc,
+                                    const void *params, size_t params_bytes, fv_tensor *target, fv_tensor **out);
+/* A tensor owned by the graph with fixed contents, uploaded now and
+ * destroyed with the graph: a table an op computes on the host (RoPE's
+ * frequencies). It has its own memory, outside the plan. */
+fv_status fv_graph_constant(fv_graph *g, fv_dtype dtype, int ndim, const int64_t *shape, const void *data,
+                            fv_tensor **out);
 
 /* The buffer holding a tensor's data and the byte offset where it starts
  * (views resolve to their base). NULL before a graph tensor is planned. */

@@ -12,6 +12,17 @@ typedef struct th_case {
 
 void test_binary(th_runner *r, const th_backend *b);
 /* -- matmul -- */
+void test_matmul(th_runner *r, const th_backend *b);
 /* -- element-wise, norm, softmax, copy, gather -- */
+void test_elementwise(th_runner *r, const th_backend *b);
+void test_softmax(th_runner *r, const th_backend *b);
+void test_norm(th_runner *r, const th_backend *b);
+void test_copy(th_runner *r, const th_backend *b);
+/* -- attention -- */
+void test_attention(th_runner *r, const th_backend *b);
+/* -- vision -- */
+void test_patchify(th_runner *r, const th_backend *b);
+/* -- decoder ops -- */
+void test_decoder(th_runner *r, const th_backend *b);
 
 #endif

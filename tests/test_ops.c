@@ -7,7 +7,18 @@
 static const th_case cases[] = {
     {"binary", test_binary},
     /* -- matmul -- */
+    {"matmul", test_matmul},
     /* -- element-wise, norm, softmax, copy, gather -- */
+    {"elementwise", test_elementwise},
+    {"softmax", test_softmax},
+    {"norm", test_norm},
+    {"copy", test_copy},
+    /* -- attention -- */
+    {"attention", test_attention},
+    /* -- vision -- */
+    {"patchify", test_patchify},
+    /* -- decoder ops -- */
+    {"decoder", test_decoder},
 };
 
 int main(int argc, char **argv)

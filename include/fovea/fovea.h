@@ -134,6 +134,7 @@ typedef struct fv_device_info {
     uint64_t memory_bytes;     /* the largest device-local heap             */
     uint64_t max_alloc_bytes;
     uint64_t max_storage_range;/* largest range one binding may cover       */
+    uint64_t max_texel_elements; /* texels one texel-buffer binding may cover */
     uint32_t max_workgroup_invocations;
     uint32_t shared_memory_bytes;
     uint32_t subgroup_size;    /* 0 where unknown / none                    */
@@ -142,6 +143,7 @@ typedef struct fv_device_info {
     bool fp16_arithmetic;
     bool storage_16bit;
     bool storage_8bit;
+    bool shader_int64;         /* 64-bit integers in kernels                */
     bool int8_dot_product;
     bool cooperative_matrix;
     bool unified_memory;       /* device memory the host can map directly   */
@@ -244,7 +246,10 @@ FV_API fv_status fv_op_swiglu(fv_graph *g, fv_tensor *gate, fv_tensor *up, fv_te
  * causal: column j of row i is masked when j > i + offset, where offset is
  * C - R, or the value of graph parameter slot `offset_param` when it is > 0
  * (slot number + 1; 0 = none). `valid_cols_param` likewise names a slot
- * whose value limits the live columns (a KV cache's length); 0 = all. */
+ * whose value limits the live columns (a KV cache's length; clamped to
+ * 0..C); 0 = all. Slot values are read at each replay. Masked columns get
+ * probability 0, and a row whose columns are all masked is all zeros (never
+ * NaN). x is f32; i counts rows within each R-row batch. */
 typedef struct fv_softmax_desc {
     float scale;          /* 0 means 1 */
     bool causal;
@@ -259,20 +264,214 @@ FV_API fv_status fv_op_layernorm(fv_graph *g, fv_tensor *x, fv_tensor *weight,
 FV_API fv_status fv_op_rmsnorm(fv_graph *g, fv_tensor *x, fv_tensor *weight, float eps,
                                fv_tensor **y);
 
-/* Materialised copy of x with dimensions reordered: y.shape[i] = x.shape[perm[i]].
- * Also converts between f32 and f16 when dtype differs from x's. */
+/* Materialised copy of x (f32 or f16) with dimensions reordered:
+ * y.shape[i] = x.shape[perm[i]]. fv_op_convert is the same copy without
+ * reordering, to another dtype (f32 <-> f16, rounding to nearest even). */
 FV_API fv_status fv_op_permute(fv_graph *g, fv_tensor *x, const int *perm, fv_tensor **y);
 FV_API fv_status fv_op_transpose(fv_graph *g, fv_tensor *x, int dim0, int dim1, fv_tensor **y);
 FV_API fv_status fv_op_convert(fv_graph *g, fv_tensor *x, fv_dtype dtype, fv_tensor **y);
 /* A view with a new shape over the same memory (no kernel). numel must match. */
 FV_API fv_status fv_op_reshape(fv_graph *g, fv_tensor *x, int ndim, const int64_t *shape,
                                fv_tensor **y);
-/* y[i, ...] = table[index[i], ...]; index is i32 [n], table [rows, ...]. An
- * index out of range reads as zeros (and never out of bounds). */
+/* y[i, ...] = table[index[i], ...]; index is i32 [n], table [rows, ...] in
+ * f32 or f16; y is f32. An index out of range reads as zeros (and never out
+ * of bounds). */
 FV_API fv_status fv_op_gather_rows(fv_graph *g, fv_tensor *table, fv_tensor *index,
                                    fv_tensor **y);
-/* Concatenation of a and b along `dim`. */
+/* Concatenation of a and b (same dtype, f32 or f16; same shape but for
+ * `dim`) along `dim`; a negative dim counts from the end. */
 FV_API fv_status fv_op_concat(fv_graph *g, fv_tensor *a, fv_tensor *b, int dim, fv_tensor **y);
+
+/* Fused scaled-dot-product attention, out = softmax(scale · Q·Kᵀ + mask) · V,
+ * one kernel pass with an online softmax: the [Nq × Nk] score matrix is
+ * never stored.
+ *
+ * q [B, Nq, Hq, D]; k and v [B, Nk, Hkv, D] (token-major: the layout a
+ * matmul's output reshapes to without copies); Hq % Hkv == 0, query head h
+ * reading KV head h / (Hq / Hkv) (grouped-query attention); out is
+ * [B, Nq, Hq, D]. All f32. Any D works on the CPU backend; the GPU kernels
+ * take D % 4 == 0 and D <= 128 and report other head sizes as unsupported.
+ *
+ * Live keys: kv_len = Nk, or the value of graph parameter slot
+ * kv_len_param - 1 clamped to [0, Nk] (a KV cache of capacity Nk). Query i
+ * sees keys j < kv_len and, when causal, j <= q_pos + i, where q_pos is the
+ * absolute position of query 0: the value of slot q_pos_param - 1, or
+ * kv_len - Nq. A query that sees no key gets a zero output row. Changing the
+ * slot values between replays needs no new recording.
+ *
+ * Statistics for token compression, written by the same node when their
+ * bit is set in `stats` (each [B, Nk]; positions j >= kv_len are 0):
+ *   cls_attention  the attention row of query 0 (the [CLS] token of a ViT),
+ *                  averaged over the Hq heads;
+ *   received       the attention each key receives, averaged over the Hq
+ *                  heads and all Nq queries (rows that see no key count as
+ *                  zeros);
+ *   mean_keys      [B, Nk, D]: the keys averaged over the Hkv heads.
+ * They are exact (computed from the final softmax normalisers), not sums
+ * of the running estimates of the online softmax. */
+#define FV_ATTENTION_STAT_CLS       (1u << 0)
+#define FV_ATTENTION_STAT_RECEIVED  (1u << 1)
+#define FV_ATTENTION_STAT_MEAN_KEYS (1u << 2)
+
+typedef struct fv_attention_desc {
+    float scale;      /* 0: 1/sqrt(D)                                        */
+    bool causal;      /* query i sees keys j <= q_pos + i                    */
+    int kv_len_param; /* slot + 1 holding the live number of keys; 0 = all   */
+    int q_pos_param;  /* slot + 1 holding the position of query 0; 0 = kv_len - Nq */
+    unsigned stats;   /* FV_ATTENTION_STAT_* bits: which statistics to write */
+} fv_attention_desc;
+
+/* The tensors one attention node produces, owned by the graph; a statistic
+ * not asked for is NULL. */
+typedef struct fv_attention_result {
+    fv_tensor *out;           /* [B, Nq, Hq, D]                                    */
+    fv_tensor *cls_attention; /* [B, Nk]: row 0 of the probabilities, mean over heads */
+    fv_tensor *received;      /* [B, Nk]: mean over heads and queries                 */
+    fv_tensor *mean_keys;     /* [B, Nk, D]: keys averaged over the KV heads          */
+} fv_attention_result;
+
+/* desc may be NULL (all defaults: not causal, all keys, no statistics). */
+FV_API fv_status fv_op_attention(fv_graph *g, fv_tensor *q, fv_tensor *k, fv_tensor *v,
+                                 const fv_attention_desc *desc, fv_attention_result *res);
+
+/* -- vision -- */
+/* The im2col of a ViT patch embedding: image [B, C, H, W] (f32) cut into
+ * p x p patches, row-major over the (H/p) x (W/p) grid, each flattened in
+ * (channel, row, column) order:
+ *   y[b, py*(W/p) + px, c*p*p + ky*p + kx] = image[b, c, py*p + ky, px*p + kx]
+ * y is [B, (H/p)*(W/p), C*p*p]; y · W[D, C*p*p]ᵀ is then Conv2d(C, D, p,
+ * stride p) with its kernel [D, C, p, p] read as [D, C*p*p]. Pixels past
+ * the last whole patch are dropped, as the strided convolution drops them. */
+FV_API fv_status fv_op_patchify(fv_graph *g, fv_tensor *image, int patch, fv_tensor **y);
+
+/* -- decoder ops -- */
+/* Rotary position embedding (RoPE) of x [B, N, H, D] (f32), y the same shape.
+ *
+ * Token n of batch b sits at position p = base + n, or base + positions[n]
+ * (positions [N]) or base + positions[b, n] (positions [B, N]) when an i32
+ * positions tensor is given, e.g. for visual tokens that keep their original
+ * grid positions after compression. base is pos0, or the value of graph
+ * parameter slot pos_param - 1 read at each replay (a decode position).
+ *
+ * The first rotary_dim elements of each head are rotated in pairs, pair i
+ * (0 <= i < rotary_dim/2) by the angle p·inv_freq[i]; the rest pass through.
+ *   FV_ROPE_HALF        pairs (i, i + rotary_dim/2): Hugging Face Llama,
+ *                       Qwen2 ("rotate_half");
+ *   FV_ROPE_INTERLEAVED pairs (2i, 2i + 1): GGUF / Meta checkpoints.
+ * (y_a, y_b) = (x_a·cos − x_b·sin, x_b·cos + x_a·sin).
+ *
+ * inv_freq[i] = 1 / theta^(2i / rotary_dim) computed on the host in f32 as
+ * Hugging Face does, or taken from an f32 tensor [rotary_dim/2] (for scaled
+ * variants such as Llama 3's, computed by the caller). The angle is the f32
+ * product p·inv_freq[i], as in Hugging Face; its sine and cosine are then
+ * computed to ~1e-7 for |angle| < 2^17·π/2 (positions up to ~200k), so the
+ * kernels follow the f32 reference at any position. Against an exact (f64)
+ * rotation the f32 angle itself is off by up to ~2e-7·p radians (rounding of
+ * inv_freq and of the product), 7e-3 at p = 32k: that is Hugging Face's
+ * behaviour too. Positions must be below 2^24 in magnitude (exact in f32). */
+typedef enum fv_rope_layout {
+    FV_ROPE_HALF = 0,
+    FV_ROPE_INTERLEAVED
+} fv_rope_layout;
+
+typedef struct fv_rope_desc {
+    float theta;           /* frequency base (config rope_theta); 0 = 10000      */
+    int rotary_dim;        /* even, <= D; 0 = D                                   */
+    fv_rope_layout layout;
+    int pos0;              /* base position when pos_param is 0                   */
+    int pos_param;         /* slot + 1 holding the base position; 0 = pos0        */
+    fv_tensor *positions;  /* i32 [N] or [B, N], or NULL (positions 0..N-1)       */
+    fv_tensor *inv_freq;   /* f32 [rotary_dim / 2], or NULL (from theta)          */
+} fv_rope_desc;
+
+/* desc may be NULL (theta 10000, full rotary, rotate-half, positions 0..N-1). */
+FV_API fv_status fv_op_rope(fv_graph *g, fv_tensor *x, const fv_rope_desc *desc, fv_tensor **y);
+
+/* KV-cache write: copies the N rows of x [B, N, Hkv, D] into cache
+ * [B, Ncap, Hkv, D] (both f32, or both i32: e.g. sampled tokens appended to
+ * fv_op_sample's history, reshaped to [B, Nh, 1, 1]) at rows
+ * pos .. pos + N - 1 of each batch, in place. pos is the value of graph parameter slot pos_param - 1 at replay
+ * time (so one recorded decode graph serves every step), or `pos` when
+ * pos_param is 0. Rows whose target pos + n lies outside 0..Ncap-1 are
+ * skipped: nothing is written out of bounds, and the other rows are still
+ * written.
+ *
+ * cache must be a tensor made by fv_tensor_create (or a reshape of one); it
+ * is not copied. *view is a graph tensor with cache's shape aliasing its
+ * memory: nodes that read *view (e.g. attention over the cache with a
+ * kv_len_param) run after the write. Nodes that read the cache tensor
+ * itself are ordered as they were added. */
+FV_API fv_status fv_op_cache_write(fv_graph *g, fv_tensor *cache, fv_tensor *x, int pos, int pos_param,
+                                   fv_tensor **view);
+
+/* Token sampling from logits [B, V] (f32) into token [B] (i32), on the
+ * device: only the chosen ids need to go back to the host.
+ *
+ * Order of operations, as in Hugging Face's generate():
+ *   1. repetition penalty: for each distinct id in the live part of
+ *      `history` (i32 [B, Nh]; entries outside 0..V-1 are ignored), a logit
+ *      l < 0 becomes l·penalty, otherwise l·(1/penalty) (the float
+ *      reciprocal, so that every backend rounds alike);
+ *   2. greedy (temperature <= 0 or top_k == 1): the largest logit, ties to
+ *      the lowest id. Otherwise:
+ *   3. candidates: the top_k largest logits (at most
+ *      FV_SAMPLE_MAX_CANDIDATES = 256; top_k = 0 means 256), ties broken
+ *      toward the lowest id (Hugging Face keeps every tie of the k-th),
+ *      NaN below everything. Tokens outside the candidates are never drawn:
+ *      with top_k = 0 this truncates the distribution at rank 256, a
+ *      deviation from sampling over the whole vocabulary;
+ *   4. weights w_r = exp((l_r − l_0)/temperature) over the candidates in
+ *      order (l_0 the largest), computed as (l_r·(1/T)) − (l_0·(1/T));
+ *   5. top-p (nucleus, 0 < top_p < 1): keep the shortest prefix of the
+ *      candidates whose weight reaches top_p of the candidates' total (so,
+ *      as in Hugging Face when top_k is set, the nucleus is taken from the
+ *      top-k renormalised distribution; with top_k = 0 it is taken among the
+ *      256 best);
+ *   6. draw: u in [0, 1) from Philox-4x32-10 (Salmon et al., SC 2011) with
+ *      key = seed and counter = (step, b, 0, 0), u = (word 0 >> 8)·2^-24;
+ *      the token is the first kept candidate whose running weight sum
+ *      exceeds u times the kept total.
+ * Steps 4-6 use only correctly rounded float operations in a fixed order
+ * (exp is a polynomial), so every backend draws the same id for the same
+ * seed and step. step is the value of slot step_param - 1 at each replay
+ * (0 when step_param is 0): replaying with a new step gives a new draw
+ * without re-recording. */
+#define FV_SAMPLE_MAX_CANDIDATES 256
+
+typedef struct fv_sample_desc {
+    float temperature;        /* <= 0: greedy                                      */
+    int top_k;                /* 0..256; 0 = 256                                   */
+    float top_p;              /* 0 or >= 1: off                                    */
+    float repetition_penalty; /* 0 or 1: off; otherwise > 0                        */
+    fv_tensor *history;       /* i32 [B, Nh] ids seen so far, or NULL              */
+    int history_len_param;    /* slot + 1 holding the live length of history;
+                                 0 = Nh. Clamped to 0..Nh                          */
+    uint64_t seed;
+    int step_param;           /* slot + 1 holding the step counter; 0 = step 0     */
+} fv_sample_desc;
+
+/* desc may be NULL: greedy. */
+FV_API fv_status fv_op_sample(fv_graph *g, fv_tensor *logits, const fv_sample_desc *desc, fv_tensor **token);
+
+/* ---- device ceilings ---------------------------------------------------
+ * The limits of one device as its own probe kernels measure them, so that
+ * op rates can be stated as fractions of what the device can do (a roofline
+ * view). Each figure is the fastest of several replays of a probe graph
+ * (other work on a shared machine only ever slows a replay down); replay
+ * wall time includes submit and wait. On the CPU backend the probes are
+ * plain C on the calling thread, as the CPU backend's ops are, so its
+ * ceilings are one host core's. */
+typedef struct fv_device_ceilings {
+    double fma_gflops;  /* fp32 FMA peak: 8 independent vec4 FMA chains per invocation  */
+    double read_gbps;   /* read bandwidth over a 256 MiB buffer, the fastest path found  */
+    char read_path[32]; /* that path: "texel-f32x4", "storage-vec4" or "host"          */
+    double dispatch_us; /* cost of one more dependent dispatch inside a replayed graph   */
+    double replay_us;   /* wall time of replaying a graph of one tiny dispatch           */
+} fv_device_ceilings;
+
+/* Runs the probes (a few seconds at most; 256 MiB of device memory while
+ * they run) and fills *out. Uses ctx like any graph replay does. */
+FV_API fv_status fv_context_measure_ceilings(fv_context *ctx, fv_device_ceilings *out);
 
 #ifdef __cplusplus
 }

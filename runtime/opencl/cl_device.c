@@ -42,7 +42,15 @@ static void describe(cl_platform_id pf, cl_device_id d, fv_device_info *info)
     clGetPlatformInfo(pf, CL_PLATFORM_NAME, sizeof pname, pname, NULL);
     clGetDeviceInfo(d, CL_DRIVER_VERSION, sizeof dver, dver, NULL);
     snprintf(info->driver, sizeof info->driver, "%s %s", pname, dver);
-    clGetDeviceInfo(d, CL_DEVICE_VERSION, sizeof info->api_version, info->api_version, NULL);
+    /* "OpenCL <major.minor> <vendor text>": the vendor text can be longer
+     * than api_version holds, so keep the first two words */
+    char version[256] = "";
+    clGetDeviceInfo(d, CL_DEVICE_VERSION, sizeof version - 1, version, NULL);
+    char *space = strchr(version, ' ');
+    if (space && (space = strchr(space + 1, ' '))) *space = '\0';
+    snprintf(info->api_version, sizeof info->api_version, "%s", version);
+    char profile[64] = "";
+    clGetDeviceInfo(d, CL_DEVICE_PROFILE, sizeof profile - 1, profile, NULL);
     cl_ulong mem = 0, alloc = 0, local = 0;
     size_t wg = 0;
     clGetDeviceInfo(d, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof mem, &mem, NULL);
@@ -62,6 +70,8 @@ static void describe(cl_platform_id pf, cl_device_id d, fv_device_info *info)
         info->storage_16bit = true; /* vload_half/vstore_half are core */
         info->storage_8bit = strstr(ext, "cl_khr_byte_addressable_store") != NULL;
         info->int8_dot_product = strstr(ext, "cl_khr_integer_dot_product") != NULL;
+        /* 64-bit integers are core in the full profile, an extension in the embedded one */
+        info->shader_int64 = strcmp(profile, "FULL_PROFILE") == 0 || strstr(ext, "cles_khr_int64") != NULL;
         bool subgroups = strstr(ext, "cl_khr_subgroups") || strstr(ext, "cl_intel_subgroups");
         info->subgroup_arithmetic = info->subgroup_shuffle = subgroups;
     }

@@ -69,12 +69,19 @@ static VkFormat texel_format(fv_bind_kind k)
     case FV_BIND_TEXEL_F16X4: return VK_FORMAT_R16G16B16A16_SFLOAT;
     case FV_BIND_TEXEL_F32: return VK_FORMAT_R32_SFLOAT;
     case FV_BIND_TEXEL_F16: return VK_FORMAT_R16_SFLOAT;
+    case FV_BIND_TEXEL_U32X4: return VK_FORMAT_R32G32B32A32_UINT;
     default: return VK_FORMAT_UNDEFINED;
     }
 }
 static VkDeviceSize texel_bytes(fv_bind_kind k)
 {
-    return k == FV_BIND_TEXEL_F32X4 ? 16 : k == FV_BIND_TEXEL_F16X4 ? 8 : k == FV_BIND_TEXEL_F32 ? 4 : 2;
+    switch (k) {
+    case FV_BIND_TEXEL_F32X4:
+    case FV_BIND_TEXEL_U32X4: return 16;
+    case FV_BIND_TEXEL_F16X4: return 8;
+    case FV_BIND_TEXEL_F32: return 4;
+    default: return 2;
+    }
 }
 
 static void barrier(fv_vk *vk, VkCommandBuffer cmd, VkAccessFlags src, VkAccessFlags dst,

@@ -159,6 +159,19 @@ static void query_features(fv_vk_funcs *f, VkPhysicalDevice d, feature_chain *c)
     f->vkGetPhysicalDeviceFeatures2(d, &c->f2);
 }
 
+/* int8 dot product counts only when the device says the 4x8-bit packed
+ * signed form is accelerated (lavapipe, for one, offers the instructions
+ * but emulates them). */
+static bool integer_dot_product_accelerated(fv_vk_funcs *f, VkPhysicalDevice d, uint32_t api)
+{
+    if (api < VK_API_VERSION_1_3 && !has_device_ext(f, d, "VK_KHR_shader_integer_dot_product")) return false;
+    VkPhysicalDeviceShaderIntegerDotProductProperties dp = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_PROPERTIES};
+    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &dp};
+    f->vkGetPhysicalDeviceProperties2(d, &p2);
+    return dp.integerDotProduct4x8BitPackedSignedAccelerated == VK_TRUE;
+}
+
 /* Fills the public description of one physical device. */
 static void describe(fv_vk_funcs *f, VkPhysicalDevice d, fv_device_info *info)
 {
@@ -194,6 +207,7 @@ static void describe(fv_vk_funcs *f, VkPhysicalDevice d, fv_device_info *info)
     f->vkGetPhysicalDeviceProperties2(d, &p2b);
     if (m3.maxMemoryAllocationSize) info->max_alloc_bytes = m3.maxMemoryAllocationSize;
     info->max_storage_range = p->limits.maxStorageBufferRange;
+    info->max_texel_elements = p->limits.maxTexelBufferElements;
     info->max_workgroup_invocations = p->limits.maxComputeWorkGroupInvocations;
     info->shared_memory_bytes = p->limits.maxComputeSharedMemorySize;
     info->subgroup_size = sub.subgroupSize;
@@ -206,8 +220,10 @@ static void describe(fv_vk_funcs *f, VkPhysicalDevice d, fv_device_info *info)
     info->fp16_arithmetic = c.v12.shaderFloat16;
     info->storage_16bit = c.v11.storageBuffer16BitAccess;
     info->storage_8bit = c.v12.storageBuffer8BitAccess;
-    info->int8_dot_product = has_device_ext(f, d, "VK_KHR_shader_integer_dot_product") ||
-                             p->apiVersion >= VK_API_VERSION_1_3;
+    info->shader_int64 = c.f2.features.shaderInt64;
+    /* the feature bit, not the API version: Vulkan 1.3 made the
+     * instructions core but lets them be emulated, and says so here */
+    info->int8_dot_product = integer_dot_product_accelerated(f, d, p->apiVersion);
     info->cooperative_matrix = has_device_ext(f, d, "VK_KHR_cooperative_matrix");
 }
 

@@ -20,3 +20,52 @@ inline uint fv_linear_id(void)
 {
     return fv_linear_group() * (uint)get_local_size(0) + (uint)get_local_id(0);
 }
+
+/* -- vector and work-group helpers (element-wise and row kernels) -- */
+/* Horizontal sum / maximum of a float16 or float4, halving the width each step */
+inline float fv_hsum16(float16 v)
+{
+    float8 a = v.lo + v.hi;
+    float4 b = a.lo + a.hi;
+    float2 c = b.lo + b.hi;
+    return c.x + c.y;
+}
+inline float fv_hmax16(float16 v)
+{
+    float8 a = fmax(v.lo, v.hi);
+    float4 b = fmax(a.lo, a.hi);
+    float2 c = fmax(b.lo, b.hi);
+    return fmax(c.x, c.y);
+}
+inline float fv_hsum4(float4 v) { return (v.x + v.y) + (v.z + v.w); }
+inline float fv_hmax4(float4 v) { return fmax(fmax(v.x, v.y), fmax(v.z, v.w)); }
+
+/* Sum / maximum of v over a work-group of FV_SPEC_0 work-items (a power of
+ * two) by a tree in local memory `red` of FV_SPEC_0 floats; every work-item
+ * gets the result. All work-items of the group must call it. */
+inline float fv_group_sum(__local float *red, float v)
+{
+    uint t = (uint)get_local_id(0);
+    red[t] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint s = (uint)get_local_size(0) / 2u; s > 0u; s >>= 1) {
+        if (t < s) red[t] += red[t + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float r = red[0];
+    barrier(CLK_LOCAL_MEM_FENCE); /* red is reused by the next reduction */
+    return r;
+}
+inline float fv_group_max(__local float *red, float v)
+{
+    uint t = (uint)get_local_id(0);
+    red[t] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint s = (uint)get_local_size(0) / 2u; s > 0u; s >>= 1) {
+        if (t < s) red[t] = fmax(red[t], red[t + s]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float r = red[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
