@@ -20,6 +20,7 @@ meson test -C build-test --print-errorlogs --num-processes 1
 meson setup build-sanitize --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
 ninja -C build-sanitize
 ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 \
+LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0" \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   meson test -C build-sanitize --print-errorlogs --num-processes 1 --timeout-multiplier 3
 echo "fovea: all tests passed (release and ASan/UBSan builds)"
