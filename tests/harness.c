@@ -17,7 +17,7 @@ bool th_selected(const th_runner *r, const char *name)
     return !r->filter || strstr(name, r->filter) != NULL;
 }
 
-bool th_open(th_runner *r, int argc, char **argv)
+void th_pin_drivers(void)
 {
 #ifdef __SANITIZE_ADDRESS__
     /* Keep Mesa's CPU Vulkan driver loaded to the end: its own one-time
@@ -26,6 +26,11 @@ bool th_open(th_runner *r, int argc, char **argv)
      * can name). Our allocations are checked as usual. */
     dlopen("libvulkan_lvp.so", RTLD_NOW | RTLD_NODELETE);
 #endif
+}
+
+bool th_open(th_runner *r, int argc, char **argv)
+{
+    th_pin_drivers();
     memset(r, 0, sizeof *r);
     if (argc > 1) r->filter = argv[1];
     const char *require = getenv("FOVEA_TEST_REQUIRE");

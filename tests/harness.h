@@ -31,6 +31,8 @@ typedef struct th_runner {
  * that FOVEA_TEST_REQUIRE lists ("vulkan,opencl") is absent. */
 bool th_open(th_runner *r, int argc, char **argv);
 int th_close(th_runner *r); /* prints the summary; returns the exit code */
+/* Under AddressSanitizer, keeps the CPU Vulkan driver loaded (th_open does it). */
+void th_pin_drivers(void);
 bool th_selected(const th_runner *r, const char *name);
 
 /* xorshift-based generator, deterministic across platforms */

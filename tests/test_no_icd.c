@@ -5,6 +5,7 @@
 
 int main(void)
 {
+    th_pin_drivers();
     th_runner r;
     memset(&r, 0, sizeof r);
     fv_context_desc d = {0};
