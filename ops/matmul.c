@@ -162,7 +162,7 @@ static bool variant_fits(mm_variant v, const matmul_params *p, const fv_node *n,
     case MM_GENERIC: return f16_scalar_ok;
     case MM_TILED: return (k4 || f16_scalar_ok) && dev->max_workgroup_invocations >= 256;
     case MM_TEXEL: return k4 && texels;
-    case MM_TEXEL_MATVEC: return k4 && texels && p->M <= MATVEC_MAX_ROWS;
+    case MM_TEXEL_MATVEC: return k4 && texels && dev->subgroup_shuffle && p->M <= MATVEC_MAX_ROWS; /* X is shared by shuffles */
     case MM_SUBGROUP_MATVEC: return k4 && dev->subgroup_arithmetic && p->M <= MATVEC_MAX_ROWS;
     case MM_CL_TILE2:
     case MM_CL_TILE8X2: return true;
@@ -375,7 +375,9 @@ static void size_dispatch(fv_dispatch *d, mm_variant v, uint64_t rows, uint64_t 
         fv_dispatch_size_1d(d, div_up(cols, TEXEL_MATVEC_RN), TEXEL_MATVEC_LOCAL);
         d->spec[1] = (uint32_t)rows;
         d->spec[2] = TEXEL_MATVEC_RN;
-        d->nspec = 3;
+        /* X texels shared round subgroups of 8 (the shader's XS) */
+        d->spec[3] = dev->subgroup_size == 8 && dev->subgroup_shuffle ? 8 : 0;
+        d->nspec = 4;
         break;
     default: { /* subgroup matvec: a W row per subgroup, ROWS_PER_GROUP per workgroup */
         const uint32_t local = FV_MAX(SUBGROUP_MATVEC_LOCAL, sg), rpg = local / FV_MIN(sg, local);
