@@ -117,6 +117,21 @@ bool th_check(th_runner *r, const th_backend *b, const char *name, const float *
     return pass;
 }
 
+void th_expect(th_runner *r, const th_backend *b, const char *what, bool cond, const char *fmt, ...)
+{
+    if (cond) {
+        r->passed++;
+        printf("ok   %-7s %s\n", b ? b->name : "-", what);
+        return;
+    }
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    th_fail(r, b, what, "%s", msg);
+}
+
 void th_fail(th_runner *r, const th_backend *b, const char *name, const char *fmt, ...)
 {
     va_list ap;

@@ -62,6 +62,9 @@ float *th_random(th_rng *rng, size_t n, float lo, float hi); /* malloc'd */
  * max |got - ref| / max(|ref|, 1) over all elements. Records pass/fail. */
 bool th_check(th_runner *r, const th_backend *b, const char *name, const float *got, const double *ref,
               size_t n, double tol);
+/* Records a pass when cond holds, else a failure with the formatted message. */
+void th_expect(th_runner *r, const th_backend *b, const char *what, bool cond, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /* Records a failure with a message. */
 void th_fail(th_runner *r, const th_backend *b, const char *name, const char *fmt, ...);
 /* Fails when st is not OK; prints the context's last error. */

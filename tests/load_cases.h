@@ -10,9 +10,6 @@
 #define LT_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define LT_MIN(a, b) ((a) < (b) ? (a) : (b))
 
-/* Records a pass ("ok") or a failure with a message. */
-void lt_expect(th_runner *r, const th_backend *b, const char *what, bool cond, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
 /* Expects status `want` and, when `needle` is given, that the message
  * contains it (case-sensitive). */
 void lt_expect_error(th_runner *r, const th_backend *b, const char *what, fv_status got, fv_status want,

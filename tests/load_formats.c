@@ -70,7 +70,7 @@ static void check_stored(th_runner *r, const char *file, const fv_weight_info *t
     double v = 0;
     for (size_t i = 0; i < n && i < e->n; i++)
         if (!stored_value(t, i, &v) || v != e->v[i]) bad++;
-    lt_expect(r, NULL, what, n == e->n && bad == 0, "%zu elements (want %zu), %zu differ", n, e->n, bad);
+    th_expect(r, NULL, what, n == e->n && bad == 0, "%zu elements (want %zu), %zu differ", n, e->n, bad);
 }
 
 /* ---- safetensors ------------------------------------------------------------- */
@@ -84,18 +84,18 @@ static void safetensors_good(th_runner *r)
         th_fail(r, NULL, "safetensors: open basic", "%s %s", fv_status_name(s), err);
         return;
     }
-    lt_expect(r, NULL, "safetensors: 13 tensors and metadata", fv_safetensors_count(st) == 13 &&
+    th_expect(r, NULL, "safetensors: 13 tensors and metadata", fv_safetensors_count(st) == 13 &&
               fv_safetensors_metadata(st, "note") && !strcmp(fv_safetensors_metadata(st, "note"), "fovea fixture") &&
               !fv_safetensors_metadata(st, "absent"), "count %d", fv_safetensors_count(st));
     for (int i = 0; i < fv_safetensors_count(st); i++) check_stored(r, "basic.safetensors", fv_safetensors_at(st, i));
     const fv_weight_info *t = fv_safetensors_find(st, "w.f16");
-    lt_expect(r, NULL, "safetensors: shape and dtype", t && t->dtype == FV_FILE_DTYPE_F16 && t->ndim == 3 &&
+    th_expect(r, NULL, "safetensors: shape and dtype", t && t->dtype == FV_FILE_DTYPE_F16 && t->ndim == 3 &&
               t->shape[0] == 2 && t->shape[1] == 3 && t->shape[2] == 4 && t->nbytes == 48, "w.f16 wrong");
     t = fv_safetensors_find(st, "scalar");
     const fv_weight_info *e = fv_safetensors_find(st, "empty");
-    lt_expect(r, NULL, "safetensors: scalar and empty tensors", t && t->ndim == 0 && t->nbytes == 4 && e &&
+    th_expect(r, NULL, "safetensors: scalar and empty tensors", t && t->ndim == 0 && t->nbytes == 4 && e &&
               e->ndim == 2 && e->shape[0] == 0 && e->nbytes == 0, "wrong");
-    lt_expect(r, NULL, "safetensors: absent name", !fv_safetensors_find(st, "nope") && !fv_safetensors_find(st, NULL),
+    th_expect(r, NULL, "safetensors: absent name", !fv_safetensors_find(st, "nope") && !fv_safetensors_find(st, NULL),
               "found");
     /* data order: each tensor starts where the previous ended */
     bool order = true;
@@ -103,7 +103,7 @@ static void safetensors_good(th_runner *r)
         const fv_weight_info *a = fv_safetensors_at(st, i - 1), *b = fv_safetensors_at(st, i);
         order &= (const uint8_t *)a->data + a->nbytes == (const uint8_t *)b->data;
     }
-    lt_expect(r, NULL, "safetensors: tensors in data order", order, "gaps");
+    th_expect(r, NULL, "safetensors: tensors in data order", order, "gaps");
     fv_safetensors_close(st);
     fv_safetensors_close(NULL);
 }
@@ -168,12 +168,12 @@ static void safetensors_bad(th_runner *r)
         fv_status s = fv_safetensors_open(path, &st, err, sizeof err);
         snprintf(what, sizeof what, "safetensors: %s", cases[i].what);
         if (!cases[i].needle) {
-            lt_expect(r, NULL, what, s == FV_STATUS_OK && st, "%s", err);
+            th_expect(r, NULL, what, s == FV_STATUS_OK && st, "%s", err);
             fv_safetensors_close(st);
             continue;
         }
         lt_expect_error(r, NULL, what, s, FV_STATUS_INVALID_ARGUMENT, err, cases[i].needle);
-        lt_expect(r, NULL, "safetensors: failed open leaves NULL and names the file", !st && strstr(err, path),
+        th_expect(r, NULL, "safetensors: failed open leaves NULL and names the file", !st && strstr(err, path),
                   "handle %p, \"%s\"", (void *)st, err);
     }
     char err[512] = "";
@@ -190,7 +190,7 @@ static void safetensors_bad(th_runner *r)
     s = fv_safetensors_open(lt_tmpdir(), &st, err, sizeof err);
     lt_expect_error(r, NULL, "safetensors: a directory", s, FV_STATUS_IO_ERROR, err, "directory");
     s = fv_safetensors_open(lt_tmp("x"), &st, NULL, 0);
-    lt_expect(r, NULL, "safetensors: NULL error buffer", s == FV_STATUS_IO_ERROR, "%s", fv_status_name(s));
+    th_expect(r, NULL, "safetensors: NULL error buffer", s == FV_STATUS_IO_ERROR, "%s", fv_status_name(s));
 }
 
 /* ---- GGUF ---------------------------------------------------------------------- */
@@ -206,7 +206,7 @@ static void gguf_good(th_runner *r)
         th_fail(r, NULL, "gguf: open basic", "%s %s", fv_status_name(s), err);
         return;
     }
-    lt_expect(r, NULL, "gguf: version 3, alignment 64, 9 tensors",
+    th_expect(r, NULL, "gguf: version 3, alignment 64, 9 tensors",
               fv_gguf_version(g) == 3 && fv_gguf_alignment(g) == 64 && fv_gguf_tensor_count(g) == 9, "v%u a%zu n%d",
               fv_gguf_version(g), fv_gguf_alignment(g), fv_gguf_tensor_count(g));
     int64_t iv = 0;
@@ -230,10 +230,10 @@ static void gguf_good(th_runner *r)
         ok &= k >= 0 && fv_gguf_key_type(g, k) == ints[i].t && fv_gguf_value_int(g, k, 0, &iv) == FV_STATUS_OK &&
               iv == ints[i].v && fv_gguf_get_int(g, ints[i].k, 7) == ints[i].v;
     }
-    lt_expect(r, NULL, "gguf: integer keys of every width", ok, "a value differs");
+    th_expect(r, NULL, "gguf: integer keys of every width", ok, "a value differs");
     /* u64 above INT64_MAX does not fit the int getter */
     int64_t k = key(g, "test.u64");
-    lt_expect(r, NULL, "gguf: u64 beyond int64 refused",
+    th_expect(r, NULL, "gguf: u64 beyond int64 refused",
               fv_gguf_value_int(g, k, 0, &iv) == FV_STATUS_INVALID_ARGUMENT && fv_gguf_get_int(g, "test.u64", 5) == 5,
               "accepted");
     ok = fv_gguf_value_float(g, key(g, "test.f32"), 0, &dv) == FV_STATUS_OK && dv == 0.15625;
@@ -241,14 +241,14 @@ static void gguf_good(th_runner *r)
     ok &= fv_gguf_value_bool(g, key(g, "test.bool"), 0, &bv) == FV_STATUS_OK && bv && fv_gguf_get_bool(g, "test.bool", false);
     ok &= !strcmp(fv_gguf_get_string(g, "test.string", ""), "fovea \xe2\x9c\x93");
     ok &= !strcmp(fv_gguf_get_string(g, "general.architecture", ""), "clip");
-    lt_expect(r, NULL, "gguf: float, bool and string keys", ok, "a value differs");
+    th_expect(r, NULL, "gguf: float, bool and string keys", ok, "a value differs");
     /* type mismatches give the default / an error, never a reinterpretation */
     ok = fv_gguf_get_int(g, "test.f32", -1) == -1 && fv_gguf_get_bool(g, "test.u8", false) == false &&
          !strcmp(fv_gguf_get_string(g, "test.u8", "d"), "d") && fv_gguf_get_int(g, "absent", 42) == 42 &&
          fv_gguf_value_string(g, key(g, "test.u8"), 0, &sv, &len) == FV_STATUS_INVALID_ARGUMENT &&
          fv_gguf_value_int(g, key(g, "test.u8"), 1, &iv) == FV_STATUS_INVALID_ARGUMENT &&
          fv_gguf_value_int(g, -1, 0, &iv) == FV_STATUS_INVALID_ARGUMENT && key(g, "absent") == -1;
-    lt_expect(r, NULL, "gguf: wrong type, index or key", ok, "accepted");
+    th_expect(r, NULL, "gguf: wrong type, index or key", ok, "accepted");
     /* arrays */
     int64_t ai = key(g, "test.arr_i32"), af = key(g, "test.arr_f32"), as = key(g, "test.arr_str"),
             ab = key(g, "test.arr_bool");
@@ -264,30 +264,30 @@ static void gguf_good(th_runner *r)
         ok &= !fv_gguf_value_string(g, as, i, &sv, &len) && len == strlen(want_s[i]) && !memcmp(sv, want_s[i], len);
     ok &= !fv_gguf_value_bool(g, ab, 1, &bv) && !bv;
     ok &= fv_gguf_get_int(g, "test.arr_i32", 9) == 9; /* an array is not a scalar */
-    lt_expect(r, NULL, "gguf: arrays of int, float, string, bool", ok, "a value differs");
+    th_expect(r, NULL, "gguf: arrays of int, float, string, bool", ok, "a value differs");
     ok = fv_gguf_key_name(g, 0) != NULL && fv_gguf_key_name(g, fv_gguf_key_count(g)) == NULL;
-    lt_expect(r, NULL, "gguf: keys by index", ok, "wrong");
+    th_expect(r, NULL, "gguf: keys by index", ok, "wrong");
     /* tensors */
     const fv_weight_info *t = fv_gguf_find_tensor(g, "v.patch_embd.weight");
     ok = t && t->dtype == FV_FILE_DTYPE_F16 && t->ndim == 4 && t->shape[0] == 8 && t->shape[1] == 3 &&
          t->shape[2] == 4 && t->shape[3] == 4;
-    lt_expect(r, NULL, "gguf: dims read outermost first", ok, "shape wrong");
+    th_expect(r, NULL, "gguf: dims read outermost first", ok, "shape wrong");
     const fv_weight_info *q8 = fv_gguf_find_tensor(g, "t.q8_0"), *q4 = fv_gguf_find_tensor(g, "t.q4_0");
     ok = q8 && q8->dtype == FV_FILE_DTYPE_Q8_0 && q8->shape[0] == 4 && q8->shape[1] == 64 && q8->nbytes == 4 * 2 * 34;
     ok &= q4 && q4->dtype == FV_FILE_DTYPE_Q4_0 && q4->shape[0] == 3 && q4->shape[1] == 96 && q4->nbytes == 3 * 3 * 18;
-    lt_expect(r, NULL, "gguf: q8_0 and q4_0 tensor infos", ok, "wrong");
+    th_expect(r, NULL, "gguf: q8_0 and q4_0 tensor infos", ok, "wrong");
     bool aligned = true;
     for (int i = 0; i < fv_gguf_tensor_count(g); i++) {
         const fv_weight_info *ti = fv_gguf_tensor_at(g, i);
         aligned &= (uintptr_t)ti->data % 64 == 0; /* the mapping starts on a page */
         if (ti->dtype != FV_FILE_DTYPE_Q8_0 && ti->dtype != FV_FILE_DTYPE_Q4_0) check_stored(r, "basic.gguf", ti);
     }
-    lt_expect(r, NULL, "gguf: tensor data at 64-byte alignment", aligned, "misaligned");
+    th_expect(r, NULL, "gguf: tensor data at 64-byte alignment", aligned, "misaligned");
     fv_gguf_close(g);
     s = fv_gguf_open(lt_fixture("plain.gguf"), &g, err, sizeof err);
     ok = s == FV_STATUS_OK && fv_gguf_alignment(g) == 32 && fv_gguf_tensor_count(g) == 2 &&
          !strcmp(fv_gguf_get_string(g, "general.name", ""), "plain");
-    lt_expect(r, NULL, "gguf: default alignment 32", ok, "%s %s", fv_status_name(s), err);
+    th_expect(r, NULL, "gguf: default alignment 32", ok, "%s %s", fv_status_name(s), err);
     for (int i = 0; ok && i < fv_gguf_tensor_count(g); i++) check_stored(r, "plain.gguf", fv_gguf_tensor_at(g, i));
     fv_gguf_close(g);
 }
@@ -445,12 +445,12 @@ static void gguf_bad(th_runner *r)
         fv_status s = fv_gguf_open(path, &g, err, sizeof err);
         snprintf(what, sizeof what, "gguf: %s", cases[i].what);
         if (!cases[i].needle) {
-            lt_expect(r, NULL, what, s == FV_STATUS_OK && g && fv_gguf_tensor_count(g) == 1, "%s", err);
+            th_expect(r, NULL, what, s == FV_STATUS_OK && g && fv_gguf_tensor_count(g) == 1, "%s", err);
             fv_gguf_close(g);
             continue;
         }
         lt_expect_error(r, NULL, what, s, FV_STATUS_INVALID_ARGUMENT, err, cases[i].needle);
-        lt_expect(r, NULL, "gguf: failed open leaves NULL and names the file", !g && strstr(err, path),
+        th_expect(r, NULL, "gguf: failed open leaves NULL and names the file", !g && strstr(err, path),
                   "handle %p, \"%s\"", (void *)g, err);
     }
 }
@@ -492,7 +492,7 @@ static void truncations(th_runner *r, const char *label, const char *fixture, op
             if (s != FV_STATUS_INVALID_ARGUMENT || !err[0] || h) messages = false;
         }
     }
-    lt_expect(r, NULL, label, monotonic && messages && first_ok <= n && n - first_ok <= max_slack,
+    th_expect(r, NULL, label, monotonic && messages && first_ok <= n && n - first_ok <= max_slack,
               "monotonic %d, messages %d, first length that opens %zu of %zu", monotonic, messages, first_ok, n);
     free(p);
 }
@@ -539,7 +539,7 @@ static void flips(th_runner *r, const char *label, const char *fixture, open_fn 
             bad_status++;
         }
     }
-    lt_expect(r, NULL, label, bad_status == 0, "%d of %d variants failed without INVALID_ARGUMENT and a message",
+    th_expect(r, NULL, label, bad_status == 0, "%d of %d variants failed without INVALID_ARGUMENT and a message",
               bad_status, rounds);
     printf("     (%d of %d damaged variants still opened: flips in names or values)\n", opened, rounds);
     free(p);
@@ -570,12 +570,12 @@ static void config_cases(th_runner *r)
     ok &= !fv_config_string(c, "vision_config.hidden_act", NULL, &str) && str && !strcmp(str, "quick_gelu");
     ok &= fv_config_has(c, "vision_config.use_cls") && !fv_config_has(c, "vision_config.dropout") &&
           !fv_config_has(c, "vision_config.nope") && !fv_config_has(c, "nope.deeper");
-    lt_expect(r, NULL, "config: typed getters over dotted paths", ok, "a value differs");
+    th_expect(r, NULL, "config: typed getters over dotted paths", ok, "a value differs");
     /* absent and null keys give the default with OK */
     ok = !fv_config_int(c, "vision_config.absent", 5, &i) && i == 5;
     ok &= !fv_config_int(c, "vision_config.dropout", 6, &i) && i == 6;
     ok &= !fv_config_string(c, "absent.deeper", "dflt", &str) && !strcmp(str, "dflt");
-    lt_expect(r, NULL, "config: absent and null keys give the default", ok, "wrong");
+    th_expect(r, NULL, "config: absent and null keys give the default", ok, "wrong");
     /* a present value of the wrong type is reported and gives the default */
     ok = fv_config_int(c, "fraction", 1, &i) == FV_STATUS_INVALID_ARGUMENT && i == 1;
     ok &= fv_config_int(c, "text", 2, &i) == FV_STATUS_INVALID_ARGUMENT && i == 2;
@@ -583,14 +583,14 @@ static void config_cases(th_runner *r)
     ok &= fv_config_bool(c, "vision_config.hidden_size", false, &b) == FV_STATUS_INVALID_ARGUMENT;
     ok &= fv_config_string(c, "vision_config", "x", &str) == FV_STATUS_INVALID_ARGUMENT && !strcmp(str, "x");
     ok &= fv_config_float(c, "text", 0, &d) == FV_STATUS_INVALID_ARGUMENT;
-    lt_expect(r, NULL, "config: wrong types are errors", ok, "accepted");
+    th_expect(r, NULL, "config: wrong types are errors", ok, "accepted");
     double arr[4];
     int count = -1;
     ok = !fv_config_floats(c, "image_grid", arr, 4, &count) && count == 2 && arr[0] == 4 && arr[1] == 4;
     ok &= !fv_config_floats(c, "absent", arr, 4, &count) && count == 0;
     ok &= fv_config_floats(c, "text", arr, 4, &count) == FV_STATUS_INVALID_ARGUMENT;
     ok &= fv_config_floats(c, "architectures", arr, 0, &count) == FV_STATUS_INVALID_ARGUMENT; /* strings */
-    lt_expect(r, NULL, "config: number arrays", ok, "wrong");
+    th_expect(r, NULL, "config: number arrays", ok, "wrong");
     fv_config_destroy(c);
     static const struct {
         const char *text, *needle;

@@ -81,7 +81,7 @@ static void decoding(th_runner *r)
         char what[96];
         snprintf(what, sizeof what, "image: %s decodes exactly", lossless[i]);
         fv_status s = fv_image_load(lt_fixture(lossless[i]), &img, err, sizeof err);
-        lt_expect(r, NULL, what, s == FV_STATUS_OK && same_image(&img, &ref), "%s %s", fv_status_name(s), err);
+        th_expect(r, NULL, what, s == FV_STATUS_OK && same_image(&img, &ref), "%s %s", fv_status_name(s), err);
         fv_image_free(&img);
     }
     fv_status s = fv_image_load(lt_fixture("synth_grey.png"), &img, err, sizeof err);
@@ -89,14 +89,14 @@ static void decoding(th_runner *r)
     for (size_t i = 0; ok && i < 37 * 23; i++)
         ok = img.pixels[i * 3] == ref.pixels[i * 3] && img.pixels[i * 3 + 1] == ref.pixels[i * 3] &&
              img.pixels[i * 3 + 2] == ref.pixels[i * 3];
-    lt_expect(r, NULL, "image: grey PNG becomes R = G = B", ok, "%s", err);
+    th_expect(r, NULL, "image: grey PNG becomes R = G = B", ok, "%s", err);
     fv_image_free(&img);
 
     /* from memory: the same pixels as from the file */
     size_t n;
     uint8_t *bytes = lt_read_file(lt_fixture("synth_rgb.png"), &n);
     s = bytes ? fv_image_load_memory(bytes, n, &img, err, sizeof err) : FV_STATUS_IO_ERROR;
-    lt_expect(r, NULL, "image: decode from memory", s == FV_STATUS_OK && same_image(&img, &ref), "%s", err);
+    th_expect(r, NULL, "image: decode from memory", s == FV_STATUS_OK && same_image(&img, &ref), "%s", err);
     fv_image_free(&img);
 
     /* JPEG against Pillow's decoding of the same file */
@@ -108,7 +108,7 @@ static void decoding(th_runner *r)
     int max = -1;
     double mean = -1;
     if (pil && !s && img.width == w && img.height == h) diff_stats(img.pixels, pil, (size_t)w * h * 3, &max, &mean);
-    lt_expect(r, NULL, "image: JPEG within 4 levels (mean 0.5) of Pillow's decode", max >= 0 && max <= 4 && mean <= 0.5,
+    th_expect(r, NULL, "image: JPEG within 4 levels (mean 0.5) of Pillow's decode", max >= 0 && max <= 4 && mean <= 0.5,
               "max %d mean %.3f (%s)", max, mean, err);
     printf("     (JPEG: stb_image vs Pillow max %d, mean %.3f levels)\n", max, mean);
     fv_image_free(&img);
@@ -126,7 +126,7 @@ static void decoding(th_runner *r)
         char what[96];
         snprintf(what, sizeof what, "image: PNG cut at %zu of %zu bytes", cut, n);
         lt_expect_error(r, NULL, what, s, FV_STATUS_INVALID_ARGUMENT, err, "bad.png");
-        lt_expect(r, NULL, "image: failed decode leaves an empty image", !img.pixels && !img.width, "not empty");
+        th_expect(r, NULL, "image: failed decode leaves an empty image", !img.pixels && !img.width, "not empty");
         fv_image_free(&img);
         if (cut == n - 13) break;
     }
@@ -158,7 +158,7 @@ static void decoding(th_runner *r)
     static const uint8_t huge[] = {0x89, 'P', 'N', 'G', 13, 10, 26, 10, 0, 0, 0, 13, 'I', 'H', 'D', 'R',
                                    0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0, 8, 2, 0, 0, 0, 0, 0, 0, 0};
     s = fv_image_load_memory(huge, sizeof huge, &img, err, sizeof err);
-    lt_expect(r, NULL, "image: absurd dimensions refused", s == FV_STATUS_INVALID_ARGUMENT, "%s %s",
+    th_expect(r, NULL, "image: absurd dimensions refused", s == FV_STATUS_INVALID_ARGUMENT, "%s %s",
               fv_status_name(s), err);
     fv_image_free(&ref);
 }
@@ -197,7 +197,7 @@ static void resizing(th_runner *r)
         if (!s && want && out.width == w && out.height == h) diff_stats(out.pixels, want, (size_t)w * h * 3, &max, &mean);
         char what[128];
         snprintf(what, sizeof what, "image: %s %dx%d -> %dx%d = Pillow", filter, sw, sh, w, h);
-        lt_expect(r, NULL, what, max == 0, "max %d levels, mean %.4f (%s)", max, mean, fv_status_name(s));
+        th_expect(r, NULL, what, max == 0, "max %d levels, mean %.4f (%s)", max, mean, fv_status_name(s));
         if (!strcmp(filter, "pad")) {
             /* the whole LLaVA pipeline: pad, shortest side 16, normalise */
             fv_preprocess_desc d = {.fit = FV_IMAGE_FIT_PAD_SQUARE, .size = 16};
@@ -210,7 +210,7 @@ static void resizing(th_runner *r)
                     double ref = ((double)want[i * 3 + c] / 255.0 - clip_mean[c]) / clip_std[c];
                     worst = fmax(worst, fabs(got[c * 256 + i] - ref));
                 }
-            lt_expect(r, NULL, "image: LLaVA pad pipeline = Pillow, normalised (tol 1e-5)", !s && worst <= 1e-5,
+            th_expect(r, NULL, "image: LLaVA pad pipeline = Pillow, normalised (tol 1e-5)", !s && worst <= 1e-5,
                       "max err %.3g (%s)", worst, err);
         }
         free(want);
@@ -220,7 +220,7 @@ static void resizing(th_runner *r)
         cases++;
     }
     free(text);
-    lt_expect(r, NULL, "image: 12 resize references read", cases == 12, "%d", cases);
+    th_expect(r, NULL, "image: 12 resize references read", cases == 12, "%d", cases);
 }
 
 /* ---- geometry and normalisation ------------------------------------------------------- */
@@ -230,24 +230,24 @@ static void geometry(th_runner *r)
     fv_image src = synth(37, 23, 1), out = {0};
     /* shortest side: 23 -> 16, 37 -> int(16 * 37 / 23) = 25 */
     fv_status s = fv_image_resize_shortest(&src, 16, FV_RESAMPLE_BICUBIC, &out);
-    lt_expect(r, NULL, "image: resize_shortest 37x23 -> 25x16", !s && out.width == 25 && out.height == 16, "%dx%d",
+    th_expect(r, NULL, "image: resize_shortest 37x23 -> 25x16", !s && out.width == 25 && out.height == 16, "%dx%d",
               out.width, out.height);
     fv_image_free(&out);
     fv_image tall = synth(23, 37, 3);
     s = fv_image_resize_shortest(&tall, 224, FV_RESAMPLE_BILINEAR, &out);
-    lt_expect(r, NULL, "image: resize_shortest 23x37 -> 224x360", !s && out.width == 224 && out.height == 360,
+    th_expect(r, NULL, "image: resize_shortest 23x37 -> 224x360", !s && out.width == 224 && out.height == 360,
               "%dx%d", out.width, out.height);
     fv_image_free(&out);
     /* centre crop: origin floor((37 - 10) / 2) = 13, floor((23 - 7) / 2) = 8 */
     s = fv_image_crop_center(&src, 10, 7, &out);
     bool ok = !s && out.width == 10 && out.height == 7;
     for (int y = 0; ok && y < 7; y++) ok = !memcmp(out.pixels + y * 30, src.pixels + ((8 + y) * 37 + 13) * 3, 30);
-    lt_expect(r, NULL, "image: centre crop takes floor offsets", ok, "wrong window");
+    th_expect(r, NULL, "image: centre crop takes floor offsets", ok, "wrong window");
     fv_image_free(&out);
     /* a crop larger than the image pads with black */
     s = fv_image_crop_center(&src, 39, 23, &out);
     ok = !s && out.pixels[0] == 0 && out.pixels[3 * 38] == 0 && !memcmp(out.pixels + 3, src.pixels, 37 * 3);
-    lt_expect(r, NULL, "image: crop wider than the image pads black", ok, "wrong");
+    th_expect(r, NULL, "image: crop wider than the image pads black", ok, "wrong");
     fv_image_free(&out);
     /* pad to square: 24x37 -> 37x37, image at column floor(13 / 2) = 6 */
     uint8_t fill[3] = {1, 2, 3};
@@ -257,7 +257,7 @@ static void geometry(th_runner *r)
     for (int y = 0; ok && y < 37; y++)
         ok = !memcmp(out.pixels + (y * 37 + 6) * 3, narrow.pixels + y * 24 * 3, 24 * 3) &&
              out.pixels[(y * 37 + 5) * 3] == 1 && out.pixels[(y * 37 + 30) * 3 + 2] == 3;
-    lt_expect(r, NULL, "image: pad_square places the image at floor offsets", ok, "wrong");
+    th_expect(r, NULL, "image: pad_square places the image at floor offsets", ok, "wrong");
     fv_image_free(&out);
     fv_image_free(&narrow);
     /* normalisation: CHW and HWC hold the same values */
@@ -273,14 +273,14 @@ static void geometry(th_runner *r)
             worst = fmax(worst, fabs(chw[c * 37 * 23 + i] - ref));
             ok &= chw[c * 37 * 23 + i] == hwc[i * 3 + c];
         }
-    lt_expect(r, NULL, "image: normalise CHW = HWC, within 1e-5 of double", ok && worst <= 1e-5, "max err %.3g", worst);
+    th_expect(r, NULL, "image: normalise CHW = HWC, within 1e-5 of double", ok && worst <= 1e-5, "max err %.3g", worst);
     s = fv_image_normalize(&src, clip_mean, clip_std, 0, FV_IMAGE_LAYOUT_CHW, chw, count - 1);
-    lt_expect(r, NULL, "image: normalise into too small a buffer", s == FV_STATUS_INVALID_ARGUMENT, "%s",
+    th_expect(r, NULL, "image: normalise into too small a buffer", s == FV_STATUS_INVALID_ARGUMENT, "%s",
               fv_status_name(s));
     free(chw);
     free(hwc);
     s = fv_image_resize(&src, 0, 5, FV_RESAMPLE_BICUBIC, &out);
-    lt_expect(r, NULL, "image: zero-size resize refused", s == FV_STATUS_INVALID_ARGUMENT && !out.pixels, "%s",
+    th_expect(r, NULL, "image: zero-size resize refused", s == FV_STATUS_INVALID_ARGUMENT && !out.pixels, "%s",
               fv_status_name(s));
     fv_image_free(&src);
     fv_image_free(&tall);
@@ -299,7 +299,7 @@ static void configs(th_runner *r)
     bool ok = !s && d.fit == FV_IMAGE_FIT_SHORTEST_CROP && d.size == 16 && d.width == 16 && d.height == 16 &&
               d.resample == FV_RESAMPLE_BICUBIC && d.mean[1] == clip_mean[1] && d.std[2] == clip_std[2] &&
               fabsf(d.scale - 1.0f / 255.0f) < 1e-9f;
-    lt_expect(r, NULL, "preprocess: CLIP preprocessor_config.json", ok, "%s", err);
+    th_expect(r, NULL, "preprocess: CLIP preprocessor_config.json", ok, "%s", err);
     static const char siglip[] = "{\"do_resize\":true,\"size\":{\"height\":224,\"width\":224},\"resample\":2,"
                                  "\"image_mean\":[0.5,0.5,0.5],\"image_std\":[0.5,0.5,0.5],\"rescale_factor\":0.00392156862745098}";
     s = fv_config_parse(siglip, strlen(siglip), &c, err, sizeof err);
@@ -309,14 +309,14 @@ static void configs(th_runner *r)
     fv_preprocess_output_size(&d, &w, &h);
     ok = !s && d.fit == FV_IMAGE_FIT_STRETCH && w == 224 && h == 224 && d.resample == FV_RESAMPLE_BILINEAR &&
          d.mean[0] == 0.5f && d.std[0] == 0.5f;
-    lt_expect(r, NULL, "preprocess: SigLIP config (stretch, bilinear)", ok, "%s", err);
+    th_expect(r, NULL, "preprocess: SigLIP config (stretch, bilinear)", ok, "%s", err);
     static const char tiny[] = "{\"do_resize\":false,\"do_center_crop\":false,\"size\":{\"height\":96,\"width\":96},"
                                "\"image_mean\":[0.5,0.5,0.5],\"image_std\":[0.5,0.5,0.5]}";
     s = fv_config_parse(tiny, strlen(tiny), &c, err, sizeof err);
     if (!s) s = fv_preprocess_desc_from_config(c, &d, err, sizeof err);
     fv_config_destroy(c);
     ok = !s && d.fit == FV_IMAGE_FIT_STRETCH && d.width == 96 && d.height == 96;
-    lt_expect(r, NULL, "preprocess: fovea-tiny config (no resize, 96 x 96)", ok, "%s", err);
+    th_expect(r, NULL, "preprocess: fovea-tiny config (no resize, 96 x 96)", ok, "%s", err);
     static const char lanczos[] = "{\"size\":{\"shortest_edge\":224},\"crop_size\":224,\"resample\":1}";
     s = fv_config_parse(lanczos, strlen(lanczos), &c, err, sizeof err);
     if (!s) s = fv_preprocess_desc_from_config(c, &d, err, sizeof err);
@@ -341,7 +341,7 @@ static void photo(th_runner *r, const char *dir, const char *name, int rw, int r
     fv_image img = {0};
     fv_status s = fv_image_load(path, &img, err, sizeof err);
     snprintf(what, sizeof what, "photo %s: decodes to %d x %d", name, rw, rh);
-    lt_expect(r, NULL, what, !s && img.width == rw && img.height == rh, "%s %dx%d", err, img.width, img.height);
+    th_expect(r, NULL, what, !s && img.width == rw && img.height == rh, "%s %dx%d", err, img.width, img.height);
     if (s || img.width != rw || img.height != rh) {
         fv_image_free(&img);
         return;
@@ -402,7 +402,7 @@ static void photo(th_runner *r, const char *dir, const char *name, int rw, int r
     free(out);
     double tol_s = lossy ? 3.0 : 0.01, tol_g = lossy ? 1.0 : 0.01;
     snprintf(what, sizeof what, "photo %s: CLIP 224 = PIL (tol %.2g / %.2g levels)", name, tol_s, tol_g);
-    lt_expect(r, NULL, what, ns == 256 && ng == 588 && smax <= tol_s && gmax <= tol_g && stat_err <= tol_g,
+    th_expect(r, NULL, what, ns == 256 && ng == 588 && smax <= tol_s && gmax <= tol_g && stat_err <= tol_g,
               "%d samples max %.3f, %d block means max %.3f, stats %.3f levels", ns, smax, ng, gmax, stat_err);
     printf("     (%s: decode vs Pillow max %d mean %.2f levels over %d pixels; after CLIP preprocessing: samples "
            "max %.3f, block means max %.3f, stats %.3f levels)\n", name, dmax, nd ? dsum / nd : 0.0, nd, smax, gmax,
@@ -441,7 +441,7 @@ static void photos(th_runner *r)
         }
     }
     free(text);
-    lt_expect(r, NULL, "photos: references for at least one photo", count > 0, "none in photos_ref.txt");
+    th_expect(r, NULL, "photos: references for at least one photo", count > 0, "none in photos_ref.txt");
 }
 
 void test_load_images(th_runner *r)
@@ -468,7 +468,7 @@ void test_load_images_backend(th_runner *r, const th_backend *b)
         if (!s) s = fv_tensor_download(t, dev, sizeof dev);
         bool shape = t && fv_tensor_ndim(t) == 4 &&
                      (l == 0 ? fv_tensor_dim(t, 1) == 3 && fv_tensor_dim(t, 3) == 32 : fv_tensor_dim(t, 3) == 3);
-        lt_expect(r, b, l == 0 ? "image: preprocess into a [1,3,32,32] tensor" : "image: preprocess into [1,32,32,3]",
+        th_expect(r, b, l == 0 ? "image: preprocess into a [1,3,32,32] tensor" : "image: preprocess into [1,32,32,3]",
                   !s && shape && !memcmp(host, dev, sizeof dev), "%s %s", fv_status_name(s), fv_context_last_error(b->ctx));
         fv_tensor_destroy(t);
     }

@@ -81,7 +81,7 @@ static void load_and_compare(th_runner *r, const th_backend *b, fv_weights *w, c
         }
         worst = fmax(worst, err);
     }
-    lt_expect(r, b, what, got && n == e->n && !bad, "%zu of %zu differ (first at %zu: got %.9g want %.9g)", bad, n,
+    th_expect(r, b, what, got && n == e->n && !bad, "%zu of %zu differ (first at %zu: got %.9g want %.9g)", bad, n,
               at, got ? got[at] : 0.0, e->v[at]);
     free(got);
     fv_tensor_destroy(t);
@@ -103,7 +103,7 @@ static void compare_bytes(th_runner *r, const th_backend *b, fv_weights *w, cons
     uint8_t *got = malloc(n);
     bool ok = n == ref->nbytes && fv_tensor_download(t, got, n) == FV_STATUS_OK;
     for (size_t i = 0; ok && i < n; i++) diff += got[i] != ((const uint8_t *)ref->data)[i];
-    lt_expect(r, b, what, ok && diff == 0, "%zu bytes (stored %zu), %zu differ", n, ref->nbytes, diff);
+    th_expect(r, b, what, ok && diff == 0, "%zu bytes (stored %zu), %zu differ", n, ref->nbytes, diff);
     free(got);
     fv_tensor_destroy(t);
 }
@@ -114,7 +114,7 @@ static void hf_directory(th_runner *r, const th_backend *b)
     fv_context *ctx = b->ctx;
     fv_status s = fv_weights_open(ctx, lt_fixture("model"), NULL, &w);
     if (!th_ok(r, b, "weights: open a sharded directory", s)) return;
-    lt_expect(r, b, "weights: 7 tensors from 2 shards, both configs", fv_weights_count(w) == 7 &&
+    th_expect(r, b, "weights: 7 tensors from 2 shards, both configs", fv_weights_count(w) == 7 &&
               fv_weights_config(w) && fv_weights_preprocessor_config(w) && !fv_weights_gguf(w), "count %d",
               fv_weights_count(w));
     const char *p = "vision_model.";
@@ -140,7 +140,7 @@ static void hf_directory(th_runner *r, const th_backend *b)
     double *got = !s ? fetch(t) : NULL;
     bool ok = got && fv_tensor_ndim(t) == 2 && fv_tensor_dim(t, 1) == 48 && e;
     for (size_t i = 0; ok && i < e->n; i++) ok = got[i] == e->v[i];
-    lt_expect(r, b, "weights: load_as [32,3,4,4] -> [32,48]", ok, "%s %s", fv_status_name(s),
+    th_expect(r, b, "weights: load_as [32,3,4,4] -> [32,48]", ok, "%s %s", fv_status_name(s),
               fv_context_last_error(ctx));
     free(got);
     fv_tensor_destroy(t);
@@ -154,12 +154,12 @@ static void hf_directory(th_runner *r, const th_backend *b)
     const fv_weight_info *info = NULL;
     int64_t want[2] = {-1, 32}, wrong[2] = {32, 64}, wrong_rank[3] = {64, 32, 1};
     s = fv_weights_get(w, name, 2, want, &info);
-    lt_expect(r, b, "weights: -1 accepts any size", s == FV_STATUS_OK && info && info->shape[0] == 64, "%s",
+    th_expect(r, b, "weights: -1 accepts any size", s == FV_STATUS_OK && info && info->shape[0] == 64, "%s",
               fv_context_last_error(ctx));
     s = fv_weights_get(w, name, 2, wrong, &info);
     lt_expect_error(r, b, "weights: misshaped tensor names itself", s, FV_STATUS_INVALID_ARGUMENT,
                     fv_context_last_error(ctx), "fc1.weight' has shape [64,32]");
-    lt_expect(r, b, "weights: misshaped tensor names the expected shape",
+    th_expect(r, b, "weights: misshaped tensor names the expected shape",
               strstr(fv_context_last_error(ctx), "expects [32,64]") != NULL, "%s", fv_context_last_error(ctx));
     s = fv_weights_load(w, name, FV_DTYPE_F32, 3, wrong_rank, &t);
     lt_expect_error(r, b, "weights: wrong rank", s, FV_STATUS_INVALID_ARGUMENT, fv_context_last_error(ctx),
@@ -167,7 +167,7 @@ static void hf_directory(th_runner *r, const th_backend *b)
     s = fv_weights_load(w, "vision_model.encoder.layers.1.mlp.fc1.weight", FV_DTYPE_F32, 2, want, &t);
     lt_expect_error(r, b, "weights: missing tensor", s, FV_STATUS_INVALID_ARGUMENT, fv_context_last_error(ctx),
                     "'vision_model.encoder.layers.1.mlp.fc1.weight' (expected shape [-1,32]) is missing");
-    lt_expect(r, b, "weights: failed load leaves NULL", t == NULL, "tensor %p", (void *)t);
+    th_expect(r, b, "weights: failed load leaves NULL", t == NULL, "tensor %p", (void *)t);
     snprintf(name, sizeof name, "%sembeddings.position_ids", p);
     int64_t pos[2] = {1, 17};
     s = fv_weights_load(w, name, FV_DTYPE_F32, 2, pos, &t);
@@ -178,7 +178,7 @@ static void hf_directory(th_runner *r, const th_backend *b)
     s = fv_weights_load(w, name, FV_DTYPE_Q8_0, 1, nbias, &t);
     ok = s == FV_STATUS_OK && fv_tensor_nbytes(t) == 2 * 34;
     fv_tensor_destroy(t);
-    lt_expect(r, b, "weights: bf16 quantised to q8_0 at load", ok, "%s", fv_context_last_error(ctx));
+    th_expect(r, b, "weights: bf16 quantised to q8_0 at load", ok, "%s", fv_context_last_error(ctx));
 
     /* beyond f16's range: infinities (and a warning), values kept elsewhere */
     snprintf(name, sizeof name, "%sbig", p);
@@ -188,7 +188,7 @@ static void hf_directory(th_runner *r, const th_backend *b)
     s = fv_weights_load(w, name, FV_DTYPE_F16, 1, nbig, &t);
     got = !s ? fetch(t) : NULL;
     ok = got && got[0] == 1.0 && isinf(got[1]) && got[1] > 0 && isinf(got[2]) && got[2] < 0 && got[3] == 3.0;
-    lt_expect(r, b, "weights: f16 overflow becomes inf", ok, "%s", fv_context_last_error(ctx));
+    th_expect(r, b, "weights: f16 overflow becomes inf", ok, "%s", fv_context_last_error(ctx));
     free(got);
     fv_tensor_destroy(t);
     fv_weights_close(w);
@@ -200,7 +200,7 @@ static void safetensors_file(th_runner *r, const th_backend *b)
     fv_context *ctx = b->ctx;
     fv_status s = fv_weights_open(ctx, lt_fixture("basic.safetensors"), NULL, &w);
     if (!th_ok(r, b, "weights: open one safetensors file", s)) return;
-    lt_expect(r, b, "weights: a file has no config", !fv_weights_config(w) && fv_weights_count(w) == 13, "wrong");
+    th_expect(r, b, "weights: a file has no config", !fv_weights_config(w) && fv_weights_count(w) == 13, "wrong");
     static const char *ints[] = {"ids.i64", "ids.i32", "ids.i16", "ids.i8", "ids.u8", "mask"};
     for (size_t i = 0; i < LT_LEN(ints); i++) load_and_compare(r, b, w, "basic.safetensors", ints[i], FV_DTYPE_I32);
     load_and_compare(r, b, w, "basic.safetensors", "w.f64", FV_DTYPE_F32);
@@ -210,7 +210,7 @@ static void safetensors_file(th_runner *r, const th_backend *b)
     fv_tensor *t = NULL;
     s = fv_weights_load(w, "scalar", FV_DTYPE_F32, 0, NULL, &t);
     double *got = !s ? fetch(t) : NULL;
-    lt_expect(r, b, "weights: a scalar loads as [1]", got && fv_tensor_ndim(t) == 1 && got[0] == 3.25, "%s",
+    th_expect(r, b, "weights: a scalar loads as [1]", got && fv_tensor_ndim(t) == 1 && got[0] == 3.25, "%s",
               fv_context_last_error(ctx));
     free(got);
     fv_tensor_destroy(t);
@@ -234,7 +234,7 @@ static void gguf_set(th_runner *r, const th_backend *b)
     fv_context *ctx = b->ctx;
     fv_status s = fv_weights_open(ctx, lt_fixture("basic.gguf"), NULL, &w);
     if (!th_ok(r, b, "weights: open a GGUF file", s)) return;
-    lt_expect(r, b, "weights: GGUF set", fv_weights_gguf(w) && !fv_weights_config(w) && fv_weights_count(w) == 9,
+    th_expect(r, b, "weights: GGUF set", fv_weights_gguf(w) && !fv_weights_config(w) && fv_weights_count(w) == 9,
               "count %d", fv_weights_count(w));
     static const char *names[] = {"t.f32", "t.f16", "t.bf16", "t.q8_0", "t.q4_0", "v.patch_embd.weight"};
     for (size_t i = 0; i < LT_LEN(names); i++) {
@@ -306,12 +306,12 @@ static void large_tensor(th_runner *r, const th_backend *b)
         bad32 += a[i] != ref;
         bad16 += fabs(c[i] - ref) > half_ulp(FV_DTYPE_F16, ref);
     }
-    lt_expect(r, b, "weights: 2.5-chunk tensor bf16 -> f32, f16", a && c && !bad32 && !bad16,
+    th_expect(r, b, "weights: 2.5-chunk tensor bf16 -> f32, f16", a && c && !bad32 && !bad16,
               "%zu f32 and %zu f16 values differ", bad32, bad16);
     /* bf16 kept: the file's bytes, copied in more than one step */
     uint8_t *raw = malloc(n * 2);
     bool same = fv_tensor_download(tb, raw, n * 2) == FV_STATUS_OK && !memcmp(raw, file + 8 + h, n * 2);
-    lt_expect(r, b, "weights: 2.5-chunk tensor bf16 kept", same, "bytes differ");
+    th_expect(r, b, "weights: 2.5-chunk tensor bf16 kept", same, "bytes differ");
     free(raw);
     fv_tensor_destroy(tb);
     /* q8_0: every block dequantises to within half a step of the values */
@@ -327,12 +327,12 @@ static void large_tensor(th_runner *r, const th_backend *b)
             badq += fabs(x - y) > d * 0.5 + fabs(x) * 1e-3; /* the f16 scale's own rounding */
         }
     }
-    lt_expect(r, b, "weights: 2.5-chunk tensor bf16 -> q8_0", okq && !badq, "%zu values off", badq);
+    th_expect(r, b, "weights: 2.5-chunk tensor bf16 -> q8_0", okq && !badq, "%zu values off", badq);
     size_t logn = 0;
     char *text = (char *)lt_read_file(log, &logn);
     bool bar = text && logn && memmem(text, logn, "loading large.safetensors [", 27) &&
                memmem(text, logn, "100%", 4) && text[logn - 1] == '\n';
-    lt_expect(r, b, "weights: progress bar when asked for", bar, "stderr held \"%.*s\"", (int)LT_MIN(logn, 200u),
+    th_expect(r, b, "weights: progress bar when asked for", bar, "stderr held \"%.*s\"", (int)LT_MIN(logn, 200u),
               text ? text : "");
     free(text);
     free(q);
@@ -391,7 +391,7 @@ static void bad_directories(th_runner *r, const th_backend *b)
     if (!s) s = fv_weights_load(w, "a", FV_DTYPE_F32, 1, one, &t);
     float v = 0;
     if (!s) s = fv_tensor_download(t, &v, 4);
-    lt_expect(r, b, "weights: hand-made index and shard", s == FV_STATUS_OK && v == 1.0f, "%s",
+    th_expect(r, b, "weights: hand-made index and shard", s == FV_STATUS_OK && v == 1.0f, "%s",
               fv_context_last_error(ctx));
     fv_tensor_destroy(t);
     fv_weights_close(w);
@@ -402,7 +402,7 @@ static void bad_directories(th_runner *r, const th_backend *b)
                     "config.json: not valid JSON");
     s = fv_weights_open(ctx, lt_tmp("nothing-here"), NULL, &w);
     lt_expect_error(r, b, "weights: missing path", s, FV_STATUS_IO_ERROR, fv_context_last_error(ctx), "nothing-here");
-    lt_expect(r, b, "weights: failed open leaves NULL", w == NULL, "handle %p", (void *)w);
+    th_expect(r, b, "weights: failed open leaves NULL", w == NULL, "handle %p", (void *)w);
     fv_weights_close(NULL);
 }
 

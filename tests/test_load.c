@@ -8,7 +8,6 @@
 #include "load_cases.h"
 
 #include <dirent.h>
-#include <stdarg.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,27 +17,12 @@
 
 /* ---- reporting ---------------------------------------------------------------- */
 
-void lt_expect(th_runner *r, const th_backend *b, const char *what, bool cond, const char *fmt, ...)
-{
-    if (cond) {
-        r->passed++;
-        printf("ok   %-7s %s\n", b ? b->name : "-", what);
-        return;
-    }
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    th_fail(r, b, what, "%s", msg);
-}
-
 void lt_expect_error(th_runner *r, const th_backend *b, const char *what, fv_status got, fv_status want,
                      const char *message, const char *needle)
 {
     bool ok = got == want && (!needle || (message && strstr(message, needle)));
     if (ok && getenv("FOVEA_TEST_VERBOSE")) printf("     %s\n", message ? message : "");
-    lt_expect(r, b, what, ok, "got %s \"%s\", want %s with \"%s\"", fv_status_name(got), message ? message : "",
+    th_expect(r, b, what, ok, "got %s \"%s\", want %s with \"%s\"", fv_status_name(got), message ? message : "",
               fv_status_name(want), needle ? needle : "");
 }
 

@@ -6,24 +6,9 @@
 #include "runtime/internal.h"
 
 #include <dirent.h>
-#include <stdarg.h>
 #include <unistd.h>
 
-static void expect(th_runner *r, const th_backend *b, const char *what, bool cond, const char *fmt, ...)
-{
-    if (cond) {
-        r->passed++;
-        printf("ok   %-7s %s\n", b ? b->name : "-", what);
-        return;
-    }
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    th_fail(r, b, what, "%s", msg);
-}
-#define EXPECT expect
+#define EXPECT th_expect
 
 static void test_status_names(th_runner *r)
 {
