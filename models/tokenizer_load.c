@@ -672,6 +672,31 @@ static fv_status gguf_strings(const fv_gguf *g, const char *key, const char ***v
     return FV_STATUS_OK;
 }
 
+/* A numeric array key with exactly n entries, read as floats (`f`) or as
+ * 32-bit integers (`ints`); an absent key leaves the output NULL. */
+static fv_status gguf_numbers(const fv_gguf *g, const char *key, size_t n, float **f, int32_t **ints, char *error,
+                              size_t error_size)
+{
+    int64_t k = fv_gguf_find_key(g, key);
+    if (k < 0) return FV_STATUS_OK;
+    if (fv_gguf_elem_count(g, k) != n)
+        return ERR(FV_STATUS_INVALID_ARGUMENT, "%s: %llu entries for %zu tokens", key,
+                   (unsigned long long)fv_gguf_elem_count(g, k), n);
+    void *out = malloc((n ? n : 1) * (f ? sizeof **f : sizeof **ints));
+    if (!out) return ERR(FV_STATUS_OUT_OF_HOST_MEMORY, "out of memory");
+    if (f) *f = out;
+    else *ints = out;
+    for (size_t i = 0; i < n; i++) {
+        double d;
+        int64_t v;
+        if (f ? fv_gguf_value_float(g, k, i, &d) : fv_gguf_value_int(g, k, i, &v))
+            return ERR(FV_STATUS_INVALID_ARGUMENT, "%s[%zu] is not %s", key, i, f ? "a number" : "an integer");
+        if (f) (*f)[i] = (float)d;
+        else (*ints)[i] = (int32_t)v;
+    }
+    return FV_STATUS_OK;
+}
+
 fv_status fv_tokenizer_load_gguf(const fv_gguf *g, fv_tokenizer **out, char *error, size_t error_size)
 {
     if (!out || !g) return ERR(FV_STATUS_INVALID_ARGUMENT, "fv_tokenizer_load_gguf: NULL argument");
@@ -685,37 +710,8 @@ fv_status fv_tokenizer_load_gguf(const fv_gguf *g, fv_tokenizer **out, char *err
     int32_t *types = NULL;
     fv_status st = gguf_strings(g, "tokenizer.ggml.tokens", &tokens, &token_lens, &kv.n_tokens, error, error_size);
     if (!st) st = gguf_strings(g, "tokenizer.ggml.merges", &merges, &merge_lens, &kv.n_merges, error, error_size);
-    int64_t k;
-    if (!st && (k = fv_gguf_find_key(g, "tokenizer.ggml.scores")) >= 0) {
-        if (fv_gguf_elem_count(g, k) != kv.n_tokens) {
-            st = ERR(FV_STATUS_INVALID_ARGUMENT, "tokenizer.ggml.scores: %llu scores for %zu tokens",
-                     (unsigned long long)fv_gguf_elem_count(g, k), kv.n_tokens);
-        } else if (!(scores = malloc((kv.n_tokens ? kv.n_tokens : 1) * sizeof *scores))) {
-            st = ERR(FV_STATUS_OUT_OF_HOST_MEMORY, "out of memory");
-        } else {
-            for (size_t i = 0; i < kv.n_tokens && !st; i++) {
-                double d;
-                if (fv_gguf_value_float(g, k, i, &d))
-                    st = ERR(FV_STATUS_INVALID_ARGUMENT, "tokenizer.ggml.scores[%zu] is not a number", i);
-                scores[i] = (float)d;
-            }
-        }
-    }
-    if (!st && (k = fv_gguf_find_key(g, "tokenizer.ggml.token_type")) >= 0) {
-        if (fv_gguf_elem_count(g, k) != kv.n_tokens) {
-            st = ERR(FV_STATUS_INVALID_ARGUMENT, "tokenizer.ggml.token_type: %llu types for %zu tokens",
-                     (unsigned long long)fv_gguf_elem_count(g, k), kv.n_tokens);
-        } else if (!(types = malloc((kv.n_tokens ? kv.n_tokens : 1) * sizeof *types))) {
-            st = ERR(FV_STATUS_OUT_OF_HOST_MEMORY, "out of memory");
-        } else {
-            for (size_t i = 0; i < kv.n_tokens && !st; i++) {
-                int64_t t;
-                if (fv_gguf_value_int(g, k, i, &t))
-                    st = ERR(FV_STATUS_INVALID_ARGUMENT, "tokenizer.ggml.token_type[%zu] is not an integer", i);
-                types[i] = (int32_t)t;
-            }
-        }
-    }
+    if (!st) st = gguf_numbers(g, "tokenizer.ggml.scores", kv.n_tokens, &scores, NULL, error, error_size);
+    if (!st) st = gguf_numbers(g, "tokenizer.ggml.token_type", kv.n_tokens, NULL, &types, error, error_size);
     if (!st) {
         kv.tokens = tokens;
         kv.token_lengths = token_lens;
