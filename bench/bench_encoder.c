@@ -12,7 +12,11 @@
  *              4·N²·D per head (Q·Kᵀ and P·V), as flash-attention papers do.
  *   matmul     fovea's f32 matmul at 1024³ (512³ on the plain-C CPU
  *              backend) in the same run: the yardstick for attention;
- *   attn/mm    attention's GFLOP/s as a percentage of that matmul's. */
+ *   attn/mm    attention's GFLOP/s as a percentage of that matmul's.
+ *   tome       the same CLIP-B/16 (f32) encoder with ToMe merging r tokens in
+ *              every block, r = 25% of the 197 input tokens (49; fewer where
+ *              ToMe's limit (N - 1) / 2 binds), and tome/base: its img/s
+ *              over the plain encoder's, the speed-up. */
 #include "bench_encoder.h"
 
 #include "fovea/vision.h"
@@ -146,14 +150,16 @@ static double encoder_flops(const fv_vision_model_info *i, const fv_vision_encod
     return 2 * P * K * D + e->layers_run * (8 * N * D * D + 4 * N * D * F + 4 * N * N * D);
 }
 
-/* Images per second of m's encoder (all layers, output = the last). */
-static void bench_model(fv_context *ctx, const fv_vision_model *m, bool quick, int reps, const fv_device_ceilings *ceil,
-                        bench_row *r)
+/* Images per second of m's encoder (all layers, output = the last); desc
+ * may be NULL. The device fraction is left out for ToMe, whose FLOPs shrink
+ * layer by layer. */
+static void bench_model(fv_context *ctx, const fv_vision_model *m, const fv_vision_encode_desc *desc, bool quick,
+                        int reps, const fv_device_ceilings *ceil, bench_row *r)
 {
     fv_vision_model_info mi;
     fv_vision_model_get_info(m, &mi);
     fv_vision_encoder *enc = NULL;
-    fv_status st = fv_vision_encoder_create(m, NULL, &enc);
+    fv_status st = fv_vision_encoder_create(m, desc, &enc);
     fv_vision_encoder_info ei;
     float *px = NULL;
     size_t n = 0;
@@ -181,7 +187,7 @@ static void bench_model(fv_context *ctx, const fv_vision_model *m, bool quick, i
         r->reps = done;
         r->ms = bench_median(t, done);
         r->rate = 1000.0 / r->ms;
-        set_rate(r, encoder_flops(&mi, &ei), ceil);
+        if (!desc || !desc->tome_r) set_rate(r, encoder_flops(&mi, &ei), ceil);
     }
     free(px);
     fv_vision_encoder_destroy(enc);
@@ -219,8 +225,10 @@ int bench_encoder(fv_context *ctx, bool quick, const fv_device_ceilings *ceil, c
     /* CLIP-B/16 with random weights, f32 and f16 matrices */
     const fv_vision_config clip_b = {.arch = FV_VISION_ARCH_CLIP, .image_size = 224, .patch_size = 16,
                                      .hidden_size = 768, .intermediate_size = 3072, .layers = 12, .heads = 12};
+    bench_row *base = NULL;
     for (int h = 0; h < 2; h++) {
         bench_row *r = add_row(rows, cap, &n, "encoder", h ? "f16" : "f32", "img/s");
+        if (!h) base = r;
         if (!r) return n;
         snprintf(r->shape, sizeof r->shape, "clip-b/16 224");
         if (cpu && (quick || h)) { /* about a minute per image on the plain-C reference */
@@ -232,8 +240,36 @@ int bench_encoder(fv_context *ctx, bool quick, const fv_device_ceilings *ceil, c
         fv_vision_model *m = NULL;
         fv_status st = fv_vision_model_create_random(ctx, &clip_b, &ld, 1, &m);
         if (st) unavailable(r, ctx, st);
-        else bench_model(ctx, m, quick, cpu ? 1 : quick ? 3 : MAX_REPS, ceil, r);
+        else bench_model(ctx, m, NULL, quick, cpu ? 1 : quick ? 3 : MAX_REPS, ceil, r);
         fv_vision_model_destroy(m);
+    }
+
+    /* the same f32 encoder with ToMe at r = 25% of its tokens, and the speed-up */
+    const int tokens = (224 / 16) * (224 / 16) + 1, tome_r = tokens / 4;
+    bench_row *tr = add_row(rows, cap, &n, "tome", "f32", "img/s");
+    bench_row *ratio = add_row(rows, cap, &n, "tome/base", "f32", "x");
+    if (!tr || !ratio) return n;
+    snprintf(tr->shape, sizeof tr->shape, "clip-b/16 224 r=%d", tome_r);
+    snprintf(ratio->shape, sizeof ratio->shape, "clip-b/16 224 r=%d", tome_r);
+    if (cpu) {
+        snprintf(tr->note, sizeof tr->note, "skipped: the CPU backend is the plain-C reference");
+        snprintf(ratio->note, sizeof ratio->note, "skipped: the CPU backend is the plain-C reference");
+    } else {
+        fv_vision_load_desc ld = {.weight_dtype = FV_DTYPE_F32};
+        fv_vision_model *m = NULL;
+        fv_status st = fv_vision_model_create_random(ctx, &clip_b, &ld, 1, &m);
+        const fv_vision_encode_desc td = {.tome_r = tome_r};
+        if (st) unavailable(tr, ctx, st);
+        else bench_model(ctx, m, &td, quick, quick ? 3 : MAX_REPS, ceil, tr);
+        fv_vision_model_destroy(m);
+        if (tr->ok && base && base->ok) {
+            ratio->ok = true;
+            ratio->ms = tr->ms;
+            ratio->reps = tr->reps;
+            ratio->rate = tr->rate / base->rate;
+        } else {
+            snprintf(ratio->note, sizeof ratio->note, "unavailable: the encoder with or without ToMe did not run");
+        }
     }
 
     /* the bundled fovea-tiny, where its weights were exported */
@@ -250,7 +286,7 @@ int bench_encoder(fv_context *ctx, bool quick, const fv_device_ceilings *ceil, c
     fv_vision_model *m = NULL;
     fv_status st = fv_vision_model_load(ctx, tiny_dir, &ld, &m);
     if (st) unavailable(r, ctx, st);
-    else bench_model(ctx, m, quick, quick ? 3 : MAX_REPS, ceil, r);
+    else bench_model(ctx, m, NULL, quick, quick ? 3 : MAX_REPS, ceil, r);
     fv_vision_model_destroy(m);
     return n;
 }

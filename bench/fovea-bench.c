@@ -7,8 +7,9 @@
  * usage: fovea-bench [--quick] [--backend SPEC[,SPEC]] [--ops LIST] [--json [FILE]]
  *                    [--threads N] [--validation]
  *   SPEC: cpu, vulkan, vulkan:1, vulkan:llvmpipe, opencl (as FOVEA_DEVICE); default: all
- *   LIST: matmul,matvec,softmax,layernorm,dispatch,encoder, or all, or none;
+ *   LIST: matmul,matvec,softmax,layernorm,dispatch,encoder,lm,compress, or all, or none;
  *         default: all but encoder (a whole ViT forward pass, bench_encoder.c)
+ *         and lm (a SmolLM2-135M-shaped decoder, bench_lm.c)
  *
  * Each figure is the median wall time of fv_graph_replay (submit + wait)
  * over several replays after one untimed replay. Uses the public API only. */
@@ -16,6 +17,8 @@
 #include "host_limits.h"
 /* -- vision -- */
 #include "bench_encoder.h"
+#include "bench_lm.h"
+#include "bench_compress.h"
 
 #include <dlfcn.h>
 #include <stdarg.h>
@@ -24,10 +27,11 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { OP_MATMUL, OP_MATVEC, OP_SOFTMAX, OP_LAYERNORM, OP_DISPATCH, OP_ENCODER, OP_COUNT };
-static const char *const op_names[OP_COUNT] = {"matmul", "matvec", "softmax", "layernorm", "dispatch", "encoder"};
-/* what runs without --ops: all but the (slow) encoder section */
-#define OPS_DEFAULT (((1u << OP_COUNT) - 1) & ~(1u << OP_ENCODER))
+enum { OP_MATMUL, OP_MATVEC, OP_SOFTMAX, OP_LAYERNORM, OP_DISPATCH, OP_ENCODER, OP_LM, OP_COMPRESS, OP_COUNT };
+static const char *const op_names[OP_COUNT] = {"matmul", "matvec", "softmax", "layernorm", "dispatch", "encoder",
+                                                "lm", "compress"};
+/* what runs without --ops: all but the (slow) encoder, language-model and compression sections */
+#define OPS_DEFAULT (((1u << OP_COUNT) - 1) & ~(1u << OP_ENCODER) & ~(1u << OP_LM) & ~(1u << OP_COMPRESS))
 
 #define MAX_SPECS 8
 #define MAX_REPS 10
@@ -136,7 +140,9 @@ static uint16_t to_f16(float f)
     return (uint16_t)(sign | h);
 }
 
-/* A tensor filled with uniform [-1, 1) values (as f16 for f16 tensors). */
+/* A tensor filled with uniform [-1, 1) values (as f16 for f16 tensors), or
+ * for q8_0 / q4_0 with blocks of a random f16 scale below 0.01 and random
+ * bytes. */
 static fv_status random_tensor(fv_context *ctx, fv_dtype dtype, int64_t rows, int64_t cols, fv_tensor **out)
 {
     int64_t shape[2] = {rows, cols};
@@ -147,7 +153,16 @@ static fv_status random_tensor(fv_context *ctx, fv_dtype dtype, int64_t rows, in
     size_t bytes = fv_tensor_nbytes(*out);
     void *host = malloc(bytes);
     if (!host) return FV_STATUS_OUT_OF_HOST_MEMORY;
-    for (size_t i = 0; i < n; i++) {
+    if (fv_dtype_block_size(dtype) > 1) { /* q8_0 / q4_0 blocks: the f16 scale, then the values */
+        uint8_t *blocks = host;
+        const size_t bs = fv_dtype_block_bytes(dtype);
+        for (size_t b = 0; b < bytes; b += bs) {
+            uint16_t d = to_f16(0.01f * rng_uniform());
+            memcpy(blocks + b, &d, 2);
+            for (size_t j = 2; j < bs; j++) blocks[b + j] = (uint8_t)(rng_uniform() * 128.0f + 128.0f);
+        }
+    }
+    for (size_t i = 0; fv_dtype_block_size(dtype) == 1 && i < n; i++) {
         float v = rng_uniform();
         if (dtype == FV_DTYPE_F16) ((uint16_t *)host)[i] = to_f16(v);
         else ((float *)host)[i] = v;
@@ -322,12 +337,10 @@ static void bench_dispatch(fv_context *ctx, device_run *r, const options *o)
 }
 
 /* -- vision -- */
-/* The encoder section's rows, appended to the device's table. */
-static void bench_encoder_rows(fv_context *ctx, device_run *r, const options *o)
+/* Appends a section's rows (bench_encoder.c, bench_lm.c,
+ * bench_compress.c) to the device's table. */
+static void append_rows(device_run *r, const bench_row *rows, int n)
 {
-    bench_row rows[16];
-    progress("%s: encoder", fv_backend_name(r->backend));
-    int n = bench_encoder(ctx, o->quick, r->have_ceilings ? &r->ceil : NULL, FOVEA_TINY_DIR, rows, 16);
     for (int i = 0; i < n; i++) {
         result *res = new_result(r, rows[i].op, rows[i].dtype, rows[i].unit);
         if (!res) return;
@@ -339,6 +352,33 @@ static void bench_encoder_rows(fv_context *ctx, device_run *r, const options *o)
         res->rate = rows[i].rate;
         res->of_device = rows[i].of_device;
     }
+}
+
+/* The encoder section's rows. */
+static void bench_encoder_rows(fv_context *ctx, device_run *r, const options *o)
+{
+    bench_row rows[16];
+    progress("%s: encoder", fv_backend_name(r->backend));
+    append_rows(r, rows, bench_encoder(ctx, o->quick, r->have_ceilings ? &r->ceil : NULL, FOVEA_TINY_DIR, rows, 16));
+}
+
+/* -- language model -- */
+/* The language-model section's rows. */
+static void bench_lm_rows(fv_context *ctx, device_run *r, const options *o)
+{
+    bench_row rows[8];
+    progress("%s: language model", fv_backend_name(r->backend));
+    append_rows(r, rows, bench_lm(ctx, o->quick, r->have_ceilings ? &r->ceil : NULL, rows, 8));
+}
+
+/* -- compression -- */
+/* The compression section's rows: the encoder's time ("ms") and each
+ * method's, its rate column the percentage of the encoder's. */
+static void bench_compress_rows(fv_context *ctx, device_run *r, const options *o)
+{
+    bench_row rows[32];
+    progress("%s: compression", fv_backend_name(r->backend));
+    append_rows(r, rows, bench_compress(ctx, o->quick, FOVEA_TINY_DIR, rows, 32));
 }
 
 static void bench_device(device_run *r, const options *o, const host_limits *h)
@@ -373,13 +413,26 @@ static void bench_device(device_run *r, const options *o, const host_limits *h)
             for (int i = 0; i < nsizes; i++)
                 bench_matmul(ctx, r, o, h, sizes[i], sizes[i], sizes[i], d ? FV_DTYPE_F16 : FV_DTYPE_F32);
     }
-    if (o->ops & (1u << OP_MATVEC))
+    if (o->ops & (1u << OP_MATVEC)) {
         for (int d = 0; d < 2; d++) bench_matmul(ctx, r, o, h, 1, 4096, 4096, d ? FV_DTYPE_F16 : FV_DTYPE_F32);
+        /* -- quantized matmul / matvec (q8_0, q4_0) -- */
+        /* decode of SmolLM2-135M (hidden 576, FFN 1536, 9 query / 3 KV heads of
+         * 64, vocabulary 49152): its weight shapes N x K, q/o, k/v, gate/up,
+         * down and lm_head, with the weights f16 or GGUF-quantised; --quick
+         * keeps gate/up and lm_head */
+        static const int64_t smol[][2] = {{576, 576}, {192, 576}, {1536, 576}, {576, 1536}, {49152, 576}};
+        static const fv_dtype wts[] = {FV_DTYPE_F16, FV_DTYPE_Q8_0, FV_DTYPE_Q4_0};
+        for (size_t d = 0; d < sizeof wts / sizeof wts[0]; d++)
+            for (size_t i = 0; i < sizeof smol / sizeof smol[0]; i++)
+                if (!o->quick || i == 2 || i == 4) bench_matmul(ctx, r, o, h, 1, smol[i][0], smol[i][1], wts[d]);
+    }
     int64_t rows = o->quick ? 1024 : 4096;
     if (o->ops & (1u << OP_SOFTMAX)) bench_rows(ctx, r, o, h, OP_SOFTMAX, rows, 4096);
     if (o->ops & (1u << OP_LAYERNORM)) bench_rows(ctx, r, o, h, OP_LAYERNORM, rows, 4096);
     if (o->ops & (1u << OP_DISPATCH)) bench_dispatch(ctx, r, o);
     if (o->ops & (1u << OP_ENCODER)) bench_encoder_rows(ctx, r, o);
+    if (o->ops & (1u << OP_LM)) bench_lm_rows(ctx, r, o);
+    if (o->ops & (1u << OP_COMPRESS)) bench_compress_rows(ctx, r, o);
     progress_done();
     fv_context_destroy(ctx);
 }
@@ -529,8 +582,8 @@ static void usage(FILE *f, const char *argv0)
             "          [--validation]\n"
             "  --quick       small sizes, few replays\n"
             "  --backend     cpu, vulkan, vulkan:1, vulkan:NAME, opencl (default: every device)\n"
-            "  --ops         matmul,matvec,softmax,layernorm,dispatch,encoder | all | none\n"
-            "                (default: all but encoder)\n"
+            "  --ops         matmul,matvec,softmax,layernorm,dispatch,encoder,lm,compress | all | none\n"
+            "                (default: all but encoder and lm)\n"
             "  --json [FILE] also write the results as JSON (to stdout without FILE or with -)\n"
             "  --threads N   host threads for OpenBLAS and STREAM (default: online CPUs)\n"
             "  --validation  enable Vulkan validation; any message fails the run\n",

@@ -11,7 +11,14 @@
  * copy, and the statistics token compression needs ([CLS] row, attention
  * received, mean keys) come out of the same node for the layers that ask.
  * The graph ends at the last layer anything needs, so a LLaVA encoder that
- * reads layer -2 never runs the last one. */
+ * reads layer -2 never runs the last one.
+ *
+ * ToMe (desc.tome_r): after the attention's residual add, fv_op_tome merges
+ * r tokens on the attention's mean keys (asked of the same node), and every
+ * later attention gets log(size) as its key bias. The counts are known when
+ * the graph is built (N - min(r, (N - cls) / 2) per layer), so it is still
+ * recorded once; each layer's destination map stays readable and
+ * fv_vision_encoder_token_groups composes them. */
 #include "vit_internal.h"
 
 #include <stdlib.h>
@@ -27,6 +34,8 @@ struct fv_vision_encoder {
     fv_tensor *output, *pooled;
     fv_tensor *hidden[FV_VISION_MAX_LAYERS + 1];
     fv_attention_result stats[FV_VISION_MAX_LAYERS + 1]; /* by layer number */
+    fv_tensor *tome_dest[FV_VISION_MAX_LAYERS + 1];       /* by layer number; NULL: no merge there */
+    int tokens[FV_VISION_MAX_LAYERS + 1];                 /* by hidden-state number */
     fv_vision_encoder_info info;
     fv_vision_timings timings;
 };
@@ -88,15 +97,15 @@ static fv_status project_heads(fv_graph *g, fv_tensor *x, fv_tensor *w, fv_tenso
     return fv_op_reshape(g, p, 4, shape, y);
 }
 
-/* out_proj(attention(q_in → q, kv_in → k, v)), as [1, nq, D] */
+/* out_proj(attention(q_in → q, kv_in → k, v)), as [1, nq, D]; key_bias may be NULL */
 static fv_status attention_block(fv_graph *g, int heads, fv_tensor *q_in, fv_tensor *kv_in, fv_tensor *const w[8],
-                                 unsigned stats, fv_attention_result *res, fv_tensor **y)
+                                 unsigned stats, fv_tensor *key_bias, fv_attention_result *res, fv_tensor **y)
 {
     fv_tensor *q, *k, *v, *o;
     fv_status st = project_heads(g, q_in, w[0], w[1], heads, &q);
     if (!st) st = project_heads(g, kv_in, w[2], w[3], heads, &k);
     if (!st) st = project_heads(g, kv_in, w[4], w[5], heads, &v);
-    fv_attention_desc ad = {.stats = stats};
+    fv_attention_desc ad = {.stats = stats, .key_bias = key_bias};
     if (!st) st = fv_op_attention(g, q, k, v, &ad, res);
     if (st) return st;
     const int64_t shape[3] = {1, fv_tensor_dim(q, 1), fv_tensor_dim(q_in, -1)};
@@ -105,14 +114,35 @@ static fv_status attention_block(fv_graph *g, int heads, fv_tensor *q_in, fv_ten
     return st;
 }
 
+/* ToMe's state between layers: token sizes and their logarithms (NULL
+ * before the first merge: all 1), and this layer's merge count. */
+typedef struct tome_state {
+    int r;
+    fv_tensor *size, *log_size;
+    fv_tensor *dest; /* out: this layer's destination map, or NULL */
+} tome_state;
+
 static fv_status encoder_layer(fv_graph *g, const fv_vision_model *m, const vit_layer *ly, fv_tensor *x,
-                               unsigned stats, fv_attention_result *res, fv_tensor **y)
+                               unsigned stats, tome_state *tm, fv_attention_result *res, fv_tensor **y)
 {
     fv_tensor *h, *a, *f;
     fv_tensor *const w[8] = {ly->q_w, ly->q_b, ly->k_w, ly->k_b, ly->v_w, ly->v_b, ly->o_w, ly->o_b};
+    const unsigned asked = stats | (tm->r > 0 ? FV_ATTENTION_STAT_MEAN_KEYS : 0u);
     fv_status st = fv_op_layernorm(g, x, ly->ln1_w, ly->ln1_b, m->eps, &h);
-    if (!st) st = attention_block(g, m->info.heads, h, h, w, stats, res, &a);
+    if (!st) st = attention_block(g, m->info.heads, h, h, w, asked, tm->log_size, res, &a);
     if (!st) st = fv_op_add(g, x, a, &x);
+    tm->dest = NULL;
+    if (!st && tm->r > 0) {
+        fv_tome_result t;
+        st = fv_op_tome(g, x, res->mean_keys, tm->size, tm->r, m->info.has_cls, &t);
+        if (!st) {
+            x = t.x;
+            tm->size = t.size;
+            tm->log_size = t.log_size;
+            tm->dest = t.dest;
+        }
+        if (!(stats & FV_ATTENTION_STAT_MEAN_KEYS)) res->mean_keys = NULL; /* asked for ToMe only */
+    }
     if (!st) st = fv_op_layernorm(g, x, ly->ln2_w, ly->ln2_b, m->eps, &h);
     if (!st) st = mlp(g, m->act, h, ly->fc1_w, ly->fc1_b, ly->fc2_w, ly->fc2_b, &f);
     if (!st) st = fv_op_add(g, x, f, y);
@@ -161,7 +191,7 @@ static fv_status pooled_output(fv_vision_encoder *e, fv_tensor *last, fv_tensor 
     fv_attention_result res;
     fv_tensor *a, *f;
     st = fv_op_layernorm(g, last, m->post_w, m->post_b, m->eps, &x);
-    if (!st) st = attention_block(g, m->info.heads, h->probe, x, w, 0, &res, &a);
+    if (!st) st = attention_block(g, m->info.heads, h->probe, x, w, 0, NULL, &res, &a);
     if (!st) st = fv_op_layernorm(g, a, h->ln_w, h->ln_b, m->eps, &t);
     if (!st) st = mlp(g, m->act, t, h->fc1_w, h->fc1_b, h->fc2_w, h->fc2_b, &f);
     if (!st) st = fv_op_add(g, a, f, &t);
@@ -177,9 +207,16 @@ static fv_status build(fv_vision_encoder *e, const fv_vision_encode_desc *d, int
     fv_status st = embeddings(e, &x);
     if (st) return st;
     e->hidden[0] = x;
+    e->tokens[0] = (int)fv_tensor_dim(x, 1);
+    tome_state tm = {0};
+    const int protect = m->info.has_cls ? 1 : 0;
     for (int l = 1; l <= run && !st; l++) {
-        st = encoder_layer(g, m, &m->layers[l - 1], x, d->stats[l - 1], &e->stats[l], &x);
+        tm.r = FV_MIN(d->tome_r, (e->tokens[l - 1] - protect) / 2);
+        st = encoder_layer(g, m, &m->layers[l - 1], x, d->stats[l - 1], &tm, &e->stats[l], &x);
         e->hidden[l] = x;
+        e->tome_dest[l] = tm.dest;
+        e->tokens[l] = e->tokens[l - 1] - FV_MAX(tm.r, 0);
+        if (!st && tm.dest) st = fv_graph_output(g, tm.dest);
     }
     if (st) return st;
     e->output = e->hidden[out_layer];
@@ -214,6 +251,7 @@ fv_status fv_vision_encoder_create(const fv_vision_model *m, const fv_vision_enc
     const int W = d.width ? d.width : mi->image_size, H = d.height ? d.height : mi->image_size;
     if (W < p || H < p || W > 65536 || H > 65536)
         return fv_fail(m->ctx, FV_STATUS_INVALID_ARGUMENT, "vision: input %dx%d for patch size %d", W, H, p);
+    if (d.tome_r < 0) return fv_fail(m->ctx, FV_STATUS_INVALID_ARGUMENT, "vision: tome_r %d is negative", d.tome_r);
     const int out_layer = resolve_layer(d.layer, L, L);
     if (out_layer < 0)
         return fv_fail(m->ctx, FV_STATUS_INVALID_ARGUMENT, "vision: output layer %d of a %d-layer model", d.layer, L);
@@ -246,7 +284,8 @@ fv_status fv_vision_encoder_create(const fv_vision_model *m, const fv_vision_enc
                                        .height = H,
                                        .grid_w = gw,
                                        .grid_h = gh,
-                                       .tokens = gw * gh + (mi->has_cls ? 1 : 0),
+                                       .tokens = e->tokens[out_layer],
+                                       .input_tokens = gw * gh + (mi->has_cls ? 1 : 0),
                                        .hidden_size = mi->hidden_size,
                                        .output_layer = out_layer,
                                        .layers_run = run,
@@ -339,6 +378,28 @@ fv_status fv_vision_encoder_get_info(const fv_vision_encoder *enc, fv_vision_enc
     if (!enc || !out) return FV_STATUS_INVALID_ARGUMENT;
     *out = enc->info;
     return FV_STATUS_OK;
+}
+
+fv_status fv_vision_encoder_token_groups(const fv_vision_encoder *enc, int32_t *group, size_t count)
+{
+    if (!enc || !group) return FV_STATUS_INVALID_ARGUMENT;
+    const int n0 = enc->info.input_tokens;
+    if (count != (size_t)n0)
+        return fv_fail(enc->ctx, FV_STATUS_INVALID_ARGUMENT, "vision: %zu groups asked for; the input has %d tokens",
+                       count, n0);
+    for (int i = 0; i < n0; i++) group[i] = i;
+    int32_t *dest = malloc((size_t)n0 * sizeof *dest);
+    if (!dest) return fv_fail(enc->ctx, FV_STATUS_OUT_OF_HOST_MEMORY, "vision: out of host memory");
+    fv_status st = FV_STATUS_OK;
+    /* compose the layers' maps up to the output's layer: token i sits in row group[i] */
+    for (int l = 1; l <= enc->info.output_layer && !st; l++) {
+        if (!enc->tome_dest[l]) continue;
+        const int n = enc->tokens[l - 1];
+        st = fv_tensor_download(enc->tome_dest[l], dest, (size_t)n * sizeof *dest);
+        for (int i = 0; i < n0 && !st; i++) group[i] = dest[group[i]];
+    }
+    free(dest);
+    return st;
 }
 
 fv_status fv_vision_encoder_timings(const fv_vision_encoder *enc, fv_vision_timings *out)

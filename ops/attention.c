@@ -37,6 +37,7 @@ typedef struct attention_params {
     int32_t causal;
     int32_t kv_param, qpos_param; /* slot + 1, or 0 */
     uint32_t stats;               /* FV_ATTENTION_STAT_* */
+    int32_t key_bias;             /* src[3] is a [B, Nk] bias on key j's scores */
     uint64_t off_cls, off_received, off_mean, off_rows; /* bytes into the packed dst */
 } attention_params;
 
@@ -66,6 +67,7 @@ static fv_status attention_cpu(const fv_node *n, const int32_t *params)
 {
     const attention_params *p = (const attention_params *)n->params;
     const float *q = fv_tensor_host(n->src[0]), *k = fv_tensor_host(n->src[1]), *v = fv_tensor_host(n->src[2]);
+    const float *bias = p->key_bias ? fv_tensor_host(n->src[3]) : NULL;
     char *base = fv_tensor_host(n->dst);
     float *out = (float *)base;
     const int64_t B = p->batch, Nq = p->nq, Nk = p->nk, Hq = p->hq, Hkv = p->hkv, D = p->d, G = Hq / Hkv;
@@ -95,6 +97,7 @@ static fv_status attention_cpu(const fv_node *n, const int32_t *params)
                     float dot = 0;
                     for (int64_t c = 0; c < D; c++) dot += qr[c] * kr[c];
                     s[j] = p->scale * dot;
+                    if (bias) s[j] += bias[b * Nk + j];
                     mx = fmaxf(mx, s[j]);
                 }
                 double sum = 0;
@@ -249,6 +252,9 @@ static fv_status attention_encode(const fv_node *n, const fv_device_info *dev, f
     /* where a part is not written, a few bytes of q stand in for its binding */
     if (row_stats) fv_dispatch_bind_range(d, y, p->off_rows, rows_bytes, FV_BIND_STORAGE, true);
     else fv_dispatch_bind_range(d, q, 0, 16, FV_BIND_STORAGE, false);
+    if (p->key_bias) fv_dispatch_bind(d, n->src[3], FV_BIND_STORAGE, false);
+    else fv_dispatch_bind_range(d, q, 0, 16, FV_BIND_STORAGE, false);
+    if (p->key_bias) pc.stats |= FV_ATTN_KEY_BIAS;
     fv_dispatch_set_push(d, &pc, sizeof pc);
     d->spec[0] = local;
     d->spec[1] = local; /* sg: the subgroup size, for loops over lanes */
@@ -261,6 +267,7 @@ static fv_status attention_encode(const fv_node *n, const fv_device_info *dev, f
     if (p->stats & FV_ATTENTION_STAT_CLS) pc.stats |= FV_ATTN_CLS;
     if (p->stats & FV_ATTENTION_STAT_RECEIVED) pc.stats |= FV_ATTN_RECEIVED;
     if (p->stats & FV_ATTENTION_STAT_MEAN_KEYS) pc.stats |= FV_ATTN_MEAN_KEYS;
+    if (p->key_bias) pc.stats |= FV_ATTN_KEY_BIAS;
     d = fv_dispatch_push(out, kernel_name(L, true, dmax));
     if (!d) return FV_STATUS_UNSUPPORTED;
     fv_dispatch_bind(d, q, in_kind, false);
@@ -274,6 +281,8 @@ static fv_status attention_encode(const fv_node *n, const fv_device_info *dev, f
     else fv_dispatch_bind_range(d, q, 0, 16, FV_BIND_STORAGE, false);
     if (p->stats & FV_ATTENTION_STAT_MEAN_KEYS)
         fv_dispatch_bind_range(d, y, p->off_mean, key_bytes * (size_t)p->d, FV_BIND_STORAGE, true);
+    else fv_dispatch_bind_range(d, q, 0, 16, FV_BIND_STORAGE, false);
+    if (p->key_bias) fv_dispatch_bind(d, n->src[3], FV_BIND_STORAGE, false);
     else fv_dispatch_bind_range(d, q, 0, 16, FV_BIND_STORAGE, false);
     fv_dispatch_set_push(d, &pc, sizeof pc);
     d->spec[0] = local;
@@ -326,6 +335,16 @@ fv_status fv_op_attention(fv_graph *g, fv_tensor *q, fv_tensor *k, fv_tensor *v,
         return fv_fail(ctx, FV_STATUS_INVALID_ARGUMENT, "attention: scale %g is not finite", (double)dd.scale);
     if (dd.stats & ~STAT_ALL)
         return fv_fail(ctx, FV_STATUS_INVALID_ARGUMENT, "attention: unknown statistics bits 0x%x", dd.stats & ~STAT_ALL);
+    if (dd.key_bias) {
+        FV_OP_CHECK_INPUT(g, "attention", "key_bias", dd.key_bias);
+        st = fv_op_require_dtype(g, "attention", "key_bias", dd.key_bias, FV_DTYPE_F32);
+        if (st) return st;
+        if (dd.key_bias->ndim != 2 || dd.key_bias->shape[0] != k->shape[0] || dd.key_bias->shape[1] != k->shape[1]) {
+            char sb[96];
+            return fv_fail(ctx, FV_STATUS_INVALID_ARGUMENT, "attention: key_bias %s must be [B, Nk] for k %s",
+                           fv_shape_str(dd.key_bias, sb, sizeof sb), sk);
+        }
+    }
     /* the kernels index with 32-bit integers */
     if (fv_tensor_numel(q) > INT32_MAX / 2 || fv_tensor_numel(k) > INT32_MAX / 2)
         return fv_fail(ctx, FV_STATUS_INVALID_ARGUMENT, "attention: q %s or k %s is too large", sq, sk);
@@ -340,9 +359,11 @@ fv_status fv_op_attention(fv_graph *g, fv_tensor *q, fv_tensor *k, fv_tensor *v,
                           .causal = dd.causal,
                           .kv_param = dd.kv_len_param,
                           .qpos_param = dd.q_pos_param,
-                          .stats = dd.stats};
-    fv_tensor *src[3] = {q, k, v};
-    if (!p.stats) return fv_graph_add_node(g, &op_attention, src, 3, &p, sizeof p, FV_DTYPE_F32, 4, q->shape, &res->out);
+                          .stats = dd.stats,
+                          .key_bias = dd.key_bias != NULL};
+    fv_tensor *src[4] = {q, k, v, dd.key_bias};
+    const int nsrc = dd.key_bias ? 4 : 3;
+    if (!p.stats) return fv_graph_add_node(g, &op_attention, src, nsrc, &p, sizeof p, FV_DTYPE_F32, 4, q->shape, &res->out);
 
     /* packed dst: out | cls | received | mean keys | row stats */
     const uint64_t key_bytes = (uint64_t)(p.batch * p.nk) * 4;
@@ -365,7 +386,7 @@ fv_status fv_op_attention(fv_graph *g, fv_tensor *q, fv_tensor *k, fv_tensor *v,
     }
     fv_tensor *packed = NULL;
     const int64_t total = (int64_t)(top / 4);
-    st = fv_graph_add_node(g, &op_attention, src, 3, &p, sizeof p, FV_DTYPE_F32, 1, &total, &packed);
+    st = fv_graph_add_node(g, &op_attention, src, nsrc, &p, sizeof p, FV_DTYPE_F32, 1, &total, &packed);
     if (!st) st = fv_graph_view(g, packed, 0, FV_DTYPE_F32, 4, q->shape, &res->out);
     const int64_t keys_shape[2] = {p.batch, p.nk}, mean_shape[3] = {p.batch, p.nk, p.d};
     if (!st && (p.stats & FV_ATTENTION_STAT_CLS))

@@ -2,6 +2,7 @@
  *
  * X is f32 of any rank (its leading dimensions are the M rows), W is a 2-d f32
  * or f16 matrix, bias an f32 vector of N or absent; accumulation is f32.
+ * Quantised W (q8_0, q4_0) goes to its own kernels: ops/matmul_q.c.
  *
  * Kernel variants (shaders/matmul.comp, shaders/matvec.comp; each states its
  * algorithm), chosen per device in choose_variant():
@@ -34,6 +35,7 @@
  *     choice); "matvec" means the device's own matrix-vector variant.
  *   FOVEA_MATMUL_SPLIT_ROWS=R  cuts Y into chunks of at most R rows and R
  *     columns, to exercise the splitting at small sizes. */
+#include "matmul_q.h"
 #include "op_common.h"
 
 #include <pthread.h>
@@ -445,8 +447,8 @@ fv_status fv_op_matmul(fv_graph *g, fv_tensor *x, fv_tensor *w, fv_tensor *bias,
     fv_status st = fv_op_require_dtype(g, "matmul", "x", x, FV_DTYPE_F32);
     if (!st && bias) st = fv_op_require_dtype(g, "matmul", "bias", bias, FV_DTYPE_F32);
     if (st) return st;
-    if (w->dtype != FV_DTYPE_F32 && w->dtype != FV_DTYPE_F16)
-        return fv_fail(ctx, FV_STATUS_INVALID_ARGUMENT, "matmul: w is %s %s; it must be f32 or f16",
+    if (w->dtype != FV_DTYPE_F32 && w->dtype != FV_DTYPE_F16 && !fv_dtype_is_quantized(w->dtype))
+        return fv_fail(ctx, FV_STATUS_INVALID_ARGUMENT, "matmul: w is %s %s; it must be f32, f16, q8_0 or q4_0",
                        fv_shape_str(w, sw, sizeof sw), fv_dtype_name(w->dtype));
     const int64_t K = x->shape[x->ndim - 1];
     if (w->ndim != 2 || w->shape[1] != K)
@@ -465,6 +467,7 @@ fv_status fv_op_matmul(fv_graph *g, fv_tensor *x, fv_tensor *w, fv_tensor *bias,
     int64_t shape[FV_MAX_DIMS];
     for (int i = 0; i < x->ndim - 1; i++) shape[i] = x->shape[i];
     shape[x->ndim - 1] = N;
+    if (fv_dtype_is_quantized(w->dtype)) return fv_matmul_q_add(g, x, w, bias, M, N, K, x->ndim, shape, y);
     fv_tensor *src[3] = {x, w, bias};
     return fv_graph_add_node(g, &op_matmul, src, bias ? 3 : 2, &p, sizeof p, FV_DTYPE_F32, x->ndim, shape, y);
 }

@@ -45,6 +45,7 @@ struct fv_tensor {
     fv_buffer *buf;
     size_t offset;
     bool owns_buf;       /* created by fv_tensor_create               */
+    bool is_alias;       /* made by fv_tensor_alias: memory not ours  */
     /* graph bookkeeping (graph tensors only) */
     fv_graph *graph;
     fv_tensor *view_of;  /* views: share the base's memory            */
@@ -100,8 +101,22 @@ typedef struct fv_binding {
 #define FV_MAX_PUSH_BYTES 128
 #define FV_MAX_SPEC 8
 
+/* Work an op records itself instead of a kernel dispatch: a library with
+ * its own pipelines (VkFFT). record() appends commands to `stream`, the
+ * command buffer being recorded (a VkCommandBuffer on Vulkan), once per
+ * recording; whatever it keeps for the replays goes into *state, which
+ * release() gets back when the recording is released. The backend puts a
+ * full barrier before and after it, so bindings are not declared. Only the
+ * Vulkan backend runs these; other backends report them unsupported. */
+typedef struct fv_external {
+    const char *name; /* reported as the node's kernel */
+    fv_status (*record)(fv_context *ctx, const fv_node *n, void *stream, void **state);
+    void (*release)(fv_context *ctx, void *state);
+} fv_external;
+
 typedef struct fv_dispatch {
     const char *kernel;                 /* shader variant name            */
+    const fv_external *external;        /* instead of a kernel, or NULL   */
     fv_binding bind[FV_MAX_BINDINGS];
     int nbind;
     uint32_t push[FV_MAX_PUSH_BYTES / 4];
@@ -207,6 +222,35 @@ static inline int64_t fv_tensor_rows(const fv_tensor *t) /* product of all but t
     for (int i = 0; i < t->ndim - 1; i++) r *= t->shape[i];
     return r;
 }
+
+/* -- compression -- */
+/* Building blocks of the compression methods (ops/topk.c, ops/kcenter.c,
+ * ops/visionzip.c); the public fv_op_topk and fv_op_kcenter are made of
+ * them. Candidates are tokens skip .. skip+n-1 of their inputs (skip = 1
+ * steps over a [CLS] row); flags are i32 [n], 1 = kept. */
+typedef struct fv_token_select_desc {
+    int n, skip, k;        /* candidates, leading entries to step over, budget */
+    fv_tensor *prior;      /* optional i32 [n]: kept first; the rest fill up to k */
+    bool dilate;           /* the prior grown by its 4 grid neighbours */
+    int grid_w, grid_h;    /* the candidates' grid (dilate, tiles) */
+    int tiles_x, tiles_y;  /* > 0: k shared out over tiles by tile_scores */
+    fv_tensor *tile_scores;/* f32, read like the scores */
+} fv_token_select_desc;
+fv_status fv_op_token_select(fv_graph *g, fv_tensor *scores, const fv_token_select_desc *desc, fv_tensor **flags);
+/* indices [k + lead]: the set flags' indices ascending, + offset; a leading 0 with lead */
+fv_status fv_op_mask_compact(fv_graph *g, fv_tensor *flags, int k, int offset, bool lead, fv_tensor **indices);
+/* greedy k-center flags over rows skip .. skip+n-1 of x [rows, D] (see fv_op_kcenter) */
+fv_status fv_op_kcenter_flags(fv_graph *g, fv_tensor *x, int skip, int n, int k, fv_tensor **flags);
+/* VisionZip: assign [n + kc]: for each candidate -1 (dominant) or its
+ * contextual group 0 .. kc-1, then the kc targets' candidate indices;
+ * merge: the kc contextual tokens [kc, D] of hidden [rows, D]. */
+fv_status fv_op_visionzip_assign(fv_graph *g, fv_tensor *dominant, fv_tensor *keys, int skip, int kc,
+                                 fv_tensor **assign);
+fv_status fv_op_visionzip_merge(fv_graph *g, fv_tensor *hidden, fv_tensor *assign, int skip, int n, int kc,
+                                fv_tensor **y);
+
+
+/* -- language model -- */
 
 /* ---- backends ---------------------------------------------------------- */
 

@@ -65,9 +65,39 @@ fv_status fv_tensor_create(fv_context *ctx, fv_dtype dtype, int ndim, const int6
 
 void fv_tensor_destroy(fv_tensor *t)
 {
+    if (t && t->is_alias) { /* the memory belongs to the aliased tensor */
+        free(t);
+        return;
+    }
     if (!t || !t->owns_buf) return; /* graph tensors belong to their graph */
     t->ctx->vt->buffer_free(t->ctx, t->buf);
     free(t);
+}
+
+fv_status fv_tensor_alias(const fv_tensor *t, fv_tensor **out)
+{
+    if (!t || !out) return FV_STATUS_INVALID_ARGUMENT;
+    *out = NULL;
+    char s[96];
+    size_t offset = 0;
+    fv_buffer *buf = fv_tensor_storage(t, &offset);
+    if (!buf)
+        return fv_fail(t->ctx, FV_STATUS_INVALID_STATE, "tensor alias: graph tensor %s has no memory yet (plan its graph first)",
+                       fv_shape_str(t, s, sizeof s));
+    fv_tensor *a = calloc(1, sizeof *a);
+    if (!a) return fv_fail(t->ctx, FV_STATUS_OUT_OF_HOST_MEMORY, "tensor alias: out of host memory");
+    a->ctx = t->ctx;
+    a->dtype = t->dtype;
+    a->ndim = t->ndim;
+    memcpy(a->shape, t->shape, sizeof a->shape);
+    a->nbytes = t->nbytes;
+    a->buf = buf;
+    a->offset = offset;
+    a->is_alias = true;
+    a->producer = -1;
+    a->last_use = -1;
+    *out = a;
+    return FV_STATUS_OK;
 }
 
 static fv_status check_transfer(const fv_tensor *t, const void *p, size_t bytes, const char *what)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job: install what is missing, build fovea, show the devices and
-# run a short benchmark on every backend present.
+# The main job: install what is missing, build fovea, then ask the bundled
+# model (models/fovea-tiny) about a bundled scene twice: with every visual
+# token, and with a quarter of them kept by HiPrune.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,4 +9,9 @@ scripts/install-deps.sh
 [ -d build ] || meson setup build --buildtype=release
 ninja -C build
 ./build/tools/fovea-info
-./build/bench/fovea-bench --quick
+scene=models/fovea-tiny/eval/images/00000.png
+question="how many shapes?"
+echo "== fovea run --image $scene --prompt \"$question\""
+./build/tools/fovea run --image "$scene" --prompt "$question"
+echo "== the same with --method hiprune --keep 0.25"
+./build/tools/fovea run --image "$scene" --prompt "$question" --method hiprune --keep 0.25

@@ -10,6 +10,7 @@ packages=(
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
   libopenblas0
   libcjson-dev libstb-dev
+  libvkfft-dev glslang-dev spirv-tools
 )
 
 missing=()

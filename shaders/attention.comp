@@ -69,9 +69,14 @@
  * every lane). TILED: invocation t owns key j0 + t; SR rows at a time are
  * staged in shared memory and read by all invocations.
  *
+ * Key bias (FV_ATTN_KEY_BIAS, ToMe's proportional attention): key j's
+ * scores get key_bias[b, j]·log2(e) in both passes, read once per key and
+ * step; without the bit the kernels never touch it.
+ *
  * Bindings, main: 1 q, 2 k, 3 v (texel f32x4 views in SG, vec4 storage in
- * TILED), 4 out, 5 row stats (vec2 per (b, h, i)).
- * Stats: 1 q, 2 k (as above), 3 row stats, 4 cls, 5 received, 6 mean keys. */
+ * TILED), 4 out, 5 row stats (vec2 per (b, h, i)), 6 key bias.
+ * Stats: 1 q, 2 k (as above), 3 row stats, 4 cls, 5 received, 6 mean keys,
+ * 7 key bias. */
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #extension GL_EXT_control_flow_attributes : require
@@ -83,6 +88,7 @@ layout(push_constant) uniform Push { fv_pc_attention p; };
 #endif
 #define D4 (DMAX / 4)
 const float LOWEST = -3.402823466e38;
+const float LOG2E = 1.4426950408889634;
 
 int kv_len()
 {
@@ -137,6 +143,7 @@ layout(binding = 2) uniform samplerBuffer K;
 layout(binding = 3) uniform samplerBuffer V;
 layout(std430, binding = 4) writeonly buffer Out { vec4 o[]; };
 layout(std430, binding = 5) writeonly buffer RowStats { vec2 row_stats[]; };
+layout(std430, binding = 6) readonly buffer KeyBias { float key_bias[]; };
 
 void main()
 {
@@ -189,6 +196,12 @@ void main()
             [[unroll]] for (uint i = 0; i < TQ; i++)
                 [[unroll]] for (uint c = 0; c < KB; c++) s[c][i] += dot(q[i][t], kv[c]);
         }
+        if ((p.stats & FV_ATTN_KEY_BIAS) != 0u) {
+            [[unroll]] for (uint c = 0; c < KB; c++) {
+                const float bj = key_bias[b * p.nk + min(uint(j[c]), p.nk - 1u)] * LOG2E;
+                [[unroll]] for (uint i = 0; i < TQ; i++) s[c][i] += bj;
+            }
+        }
         /* the step's row maxima over all lanes; probabilities; rescale */
         [[unroll]] for (uint i = 0; i < TQ; i++) {
             float mx = LOWEST;
@@ -208,9 +221,13 @@ void main()
            are shuffled to all lanes, each lane reads its texels of the V row */
         [[unroll]] for (uint c = 0; c < KB; c++) {
             [[unroll]] for (uint src = 0; src < LANES; src++) {
-                const int vt = kv_texel(b, min(uint(j0) + c * LANES + src, p.nk - 1u), hk, 0u);
+                const uint jk = uint(j0) + c * LANES + src;
+                const int vt = kv_texel(b, min(jk, p.nk - 1u), hk, 0u);
+                /* a key past this lane's rows' live keys has weight 0 here,
+                   but a KV cache's unwritten rows may hold NaN (0 * NaN is
+                   NaN): such rows are not read */
                 vec4 vv[TPL];
-                [[unroll]] for (uint u = 0; u < TPL; u++) vv[u] = texelFetch(V, vt + own[u]);
+                [[unroll]] for (uint u = 0; u < TPL; u++) vv[u] = jk < uint(kend) ? texelFetch(V, vt + own[u]) : vec4(0);
                 [[unroll]] for (uint i = 0; i < TQ; i++) {
                     const float pk = subgroupShuffle(s[c][i], src);
                     [[unroll]] for (uint u = 0; u < TPL; u++) acc[i][u] += pk * vv[u];
@@ -243,6 +260,7 @@ layout(std430, binding = 2) readonly buffer Kb { vec4 kb[]; };
 layout(std430, binding = 3) readonly buffer Vb { vec4 vb[]; };
 layout(std430, binding = 4) writeonly buffer Out { vec4 o[]; };
 layout(std430, binding = 5) writeonly buffer RowStats { vec2 row_stats[]; };
+layout(std430, binding = 6) readonly buffer KeyBias { float key_bias[]; };
 
 shared vec4 qs[BQ][D4];
 shared vec4 ks[BK][D4];
@@ -276,12 +294,15 @@ void main()
             const uint jj = e / D4, t = min(e % D4, d4 - 1u);
             const int kt = kv_texel(b, min(uint(j0) + jj, p.nk - 1u), hk, t);
             ks[jj][e % D4] = kb[kt];
-            vs[jj][e % D4] = vb[kt];
+            /* keys past the live ones get weight 0, but may hold NaN (an
+               unwritten KV-cache row): 0 * NaN is NaN, so they read as 0 */
+            vs[jj][e % D4] = j0 + int(jj) < kend ? vb[kt] : vec4(0);
         }
         barrier();
         for (uint c = part; c < BK; c += 4u) {
             float s = 0.0;
             [[unroll]] for (uint t = 0; t < D4; t++) s += dot(qs[row][t], ks[c][t]);
+            if ((p.stats & FV_ATTN_KEY_BIAS) != 0u) s += key_bias[b * p.nk + min(uint(j0) + c, p.nk - 1u)] * LOG2E;
             ps[row][c] = s;
         }
         barrier();
@@ -325,6 +346,7 @@ layout(std430, binding = 3) readonly buffer RowStats { vec2 row_stats[]; };
 layout(std430, binding = 4) writeonly buffer Cls { float cls[]; };
 layout(std430, binding = 5) writeonly buffer Received { float received[]; };
 layout(std430, binding = 6) writeonly buffer MeanKeys { vec4 mean_keys[]; };
+layout(std430, binding = 7) readonly buffer KeyBias { float key_bias[]; };
 
 void main()
 {
@@ -350,10 +372,11 @@ void main()
 
     /* lane owns keys j0 + c·LANES + lane: their sums stay in the lane */
     uint j[SKB];
-    float col[SKB], row0[SKB];
+    float col[SKB], row0[SKB], bj[SKB];
     [[unroll]] for (uint c = 0; c < SKB; c++) {
         j[c] = j0 + c * LANES + lane;
         col[c] = row0[c] = 0.0;
+        bj[c] = (p.stats & FV_ATTN_KEY_BIAS) != 0u ? key_bias[b * p.nk + min(j[c], p.nk - 1u)] * LOG2E : 0.0;
     }
     for (uint hk = 0; hk < p.hkv && nrows > 0u; hk++) {
         vec4 kt[SKB][D4];
@@ -381,7 +404,9 @@ void main()
                     const vec2 st = row_stats[(b * p.hq + h) * p.nq + min(row, nrows - 1u)];
                     const float inv = st.y > 0.0 ? 1.0 / st.y : 0.0;
                     [[unroll]] for (uint c = 0; c < SKB; c++) {
-                        const float pc = int(j[c]) < live ? exp2(s[c][i] * p.scale_log2 - st.x) * inv : 0.0;
+                        const float e = (p.stats & FV_ATTN_KEY_BIAS) != 0u ? s[c][i] * p.scale_log2 + bj[c] - st.x
+                                                                           : s[c][i] * p.scale_log2 - st.x;
+                        const float pc = int(j[c]) < live ? exp2(e) * inv : 0.0;
                         col[c] += pc;
                         if (row == 0u) row0[c] += pc;
                     }
@@ -407,6 +432,7 @@ layout(std430, binding = 3) readonly buffer RowStats { vec2 row_stats[]; };
 layout(std430, binding = 4) writeonly buffer Cls { float cls[]; };
 layout(std430, binding = 5) writeonly buffer Received { float received[]; };
 layout(std430, binding = 6) writeonly buffer MeanKeys { vec4 mean_keys[]; };
+layout(std430, binding = 7) readonly buffer KeyBias { float key_bias[]; };
 
 shared vec4 qs[SR][D4];
 shared vec2 rs[SR];
@@ -431,6 +457,7 @@ void main()
     }
 
     float col = 0.0, row0 = 0.0;
+    const float bj = (p.stats & FV_ATTN_KEY_BIAS) != 0u ? key_bias[b * p.nk + jc] * LOG2E : 0.0;
     for (uint hk = 0; hk < p.hkv && nrows > 0u; hk++) {
         vec4 kt[D4];
         [[unroll]] for (uint t = 0; t < D4; t++) kt[t] = kb[kv_texel(b, jc, hk, min(t, d4 - 1u))];
@@ -448,6 +475,7 @@ void main()
                 for (uint i = 0; i < n; i++) {
                     float s = 0.0;
                     [[unroll]] for (uint t = 0; t < D4; t++) s += dot(qs[i][t], kt[t]);
+                    if ((p.stats & FV_ATTN_KEY_BIAS) != 0u) s += bj;
                     const vec2 st = rs[i];
                     const float pc = int(j) < live_keys(i0 + i, kvlen, pos) && st.y > 0.0 ? exp2(s - st.x) / st.y : 0.0;
                     col += pc;

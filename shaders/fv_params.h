@@ -164,6 +164,7 @@ FV_STRUCT_END(fv_pc_probe, 32)
 #define FV_ATTN_CLS 2u       /* stats pass: [CLS] row averaged over heads  */
 #define FV_ATTN_RECEIVED 4u  /* stats pass: mean over heads and queries    */
 #define FV_ATTN_MEAN_KEYS 8u /* stats pass: keys averaged over KV heads    */
+#define FV_ATTN_KEY_BIAS 16u /* both passes: add key_bias[b, j]·log2(e) to key j's scores */
 FV_STRUCT_BEGIN(fv_pc_attention)
     FV_U32 batch;
     FV_U32 nq;
@@ -259,5 +260,117 @@ FV_STRUCT_BEGIN(fv_pc_sample)
     FV_I32 step_slot;    /* slot + 1 holding the step counter, or 0 */
     FV_U32 blocks;       /* runs per invocation in the top-k pass */
 FV_STRUCT_END(fv_pc_sample, 80)
+
+/* -- quantized matmul / matvec (q8_0, q4_0) -- */
+/* Y[y_off + m*ldy + n] = Σ_k X[m, k] W[n, k] (+ bias[n0 + n]) for the chunk
+ * of M x N outputs one dispatch covers, W in GGUF blocks (shaders/quant.comp,
+ * shaders/cl/quant.cl). x_off counts X's units (4-float texels or floats),
+ * w_off the bytes from the start of W's binding to the chunk's first row,
+ * row_bytes the bytes of one W row (K/32 blocks); w_last is the last 16-byte
+ * texel (or 4-byte word) of W's binding, which reads never pass. */
+FV_STRUCT_BEGIN(fv_pc_matmul_q)
+    FV_U32 M;
+    FV_U32 N;
+    FV_U32 K;
+    FV_U32 ldy;
+    FV_U32 n0;
+    FV_U32 has_bias;
+    FV_U32 x_off;
+    FV_U32 w_off;
+    FV_U32 y_off;
+    FV_U32 row_bytes;
+    FV_U32 w_last;
+    FV_U32 pad0;
+FV_STRUCT_END(fv_pc_matmul_q, 48)
+
+/* -- compression -- */
+/* token selection (shaders/select.comp, shaders/cl/select.cl): a keep flag
+ * for each of n candidate tokens, read from scores[skip + i]. Candidates
+ * already in the prior mask (with mode PRIOR; grown by the 4 grid
+ * neighbours with DILATE) are kept and the top (k - their count) of the
+ * rest join them; with TILES the grid is cut into tiles_x x tiles_y tiles,
+ * k is shared out by each tile's share of the tile scores, and the top of
+ * each tile are kept. */
+#define FV_SELECT_PRIOR 1u
+#define FV_SELECT_DILATE 2u
+#define FV_SELECT_TILES 4u
+#define FV_SELECT_MAX_TILES 16
+FV_STRUCT_BEGIN(fv_pc_select)
+    FV_U32 n;
+    FV_U32 skip;
+    FV_U32 k;
+    FV_U32 mode;
+    FV_U32 grid_w, grid_h;
+    FV_U32 tiles_x, tiles_y;
+FV_STRUCT_END(fv_pc_select, 32)
+
+/* flags [n] -> the ascending indices of the set flags, plus `offset`, at
+ * out[lead + slot] for slot < k; out[0] = 0 when lead is 1 */
+FV_STRUCT_BEGIN(fv_pc_compact)
+    FV_U32 n;
+    FV_U32 k;
+    FV_U32 offset;
+    FV_U32 lead;
+FV_STRUCT_END(fv_pc_compact, 16)
+
+/* greedy k-center over rows skip .. skip+n-1 of x [rows, dim]; one
+ * dispatch covers seed rows [lo, hi) or steps [lo, hi) */
+FV_STRUCT_BEGIN(fv_pc_kcenter)
+    FV_U32 n;
+    FV_U32 skip;
+    FV_U32 dim;
+    FV_U32 k;
+    FV_U32 lo;
+    FV_U32 hi;
+    FV_U32 pad0, pad1;
+FV_STRUCT_END(fv_pc_kcenter, 32)
+
+/* VisionZip's contextual tokens: n candidates (rows skip .. of the keys and
+ * hidden states), kc targets, dim = key size (assign) or hidden size (merge) */
+FV_STRUCT_BEGIN(fv_pc_vzip)
+    FV_U32 n;
+    FV_U32 skip;
+    FV_U32 dim;
+    FV_U32 kc;
+FV_STRUCT_END(fv_pc_vzip, 16)
+
+/* dct2d's matrix path (shaders/dct.comp, shaders/cl/dct.cl): y[o, u, t] =
+ * Σ_{i < n} m[u, i] x[o, i, t] with x [outer, n, inner], y [outer, rows,
+ * inner]; total = outer · rows · inner */
+FV_STRUCT_BEGIN(fv_pc_dct)
+    FV_U32 total;
+    FV_U32 rows;
+    FV_U32 n;
+    FV_U32 inner;
+FV_STRUCT_END(fv_pc_dct, 16)
+/* dct2d's VkFFT path (shaders/dct.comp, CROP): y [B, kh·kw, C] is the kept
+ * block of the full-grid coefficients w [B, gh, gw, C] times the weights
+ * of row u (wh0 for u = 0, else wh) and column v (ww0, ww) */
+FV_STRUCT_BEGIN(fv_pc_dct_crop)
+    FV_U32 total;
+    FV_U32 kh;
+    FV_U32 kw;
+    FV_U32 gh;
+    FV_U32 gw;
+    FV_U32 c;
+    FV_F32 wh0;
+    FV_F32 wh;
+    FV_F32 ww0;
+    FV_F32 ww;
+FV_STRUCT_END(fv_pc_dct_crop, 40)
+/* ToMe matching and merging (shaders/tome.comp, shaders/cl/tome.cl): n tokens
+ * (na even ones, nb odd), c channels, dk key size, r merges */
+FV_STRUCT_BEGIN(fv_pc_tome)
+    FV_U32 batch;
+    FV_U32 n;
+    FV_U32 na;
+    FV_U32 nb;
+    FV_U32 c;
+    FV_U32 dk;
+    FV_U32 r;
+    FV_U32 protect;      /* token 0 is never merged */
+    FV_U32 has_size;     /* 0: every size is 1 */
+    FV_U32 pad0;
+FV_STRUCT_END(fv_pc_tome, 40)
 
 #endif

@@ -25,9 +25,10 @@ typedef struct attn_ref {
     double *out, *cls, *received, *mean;
 } attn_ref;
 
-/* kvlen: live keys; pos: position of query 0 (used when causal) */
-static void ref_attention(const attn_shape *s, const float *q, const float *k, const float *v, double scale,
-                          bool causal, int64_t kvlen, int64_t pos, attn_ref *r)
+/* kvlen: live keys; pos: position of query 0 (used when causal); bias: NULL
+ * or [B, Nk] added to key j's scores */
+static void ref_attention(const attn_shape *s, const float *q, const float *k, const float *v, const float *bias,
+                          double scale, bool causal, int64_t kvlen, int64_t pos, attn_ref *r)
 {
     const int64_t G = s->hq / s->hkv, D = s->d, Nk = s->nk;
     double *p = malloc((size_t)(Nk ? Nk : 1) * sizeof *p);
@@ -45,7 +46,7 @@ static void ref_attention(const attn_shape *s, const float *q, const float *k, c
                     const float *kr = k + ((b * Nk + j) * s->hkv + h / G) * D;
                     double dot = 0;
                     for (int64_t c = 0; c < D; c++) dot += (double)qr[c] * kr[c];
-                    p[j] = scale * dot;
+                    p[j] = scale * dot + (bias ? (double)bias[b * Nk + j] : 0.0);
                     if (p[j] > mx) mx = p[j];
                 }
                 for (int64_t j = 0; j < live; j++) sum += p[j] = exp(p[j] - mx);
@@ -153,6 +154,7 @@ typedef struct attn_case {
     float scale;   /* 0: default */
     unsigned stats;
     float range;   /* q and k in [-range, range] */
+    bool bias;     /* a key bias in [-2, 1] (ToMe's log(size) is >= 0; negatives test the sign) */
 } attn_case;
 
 static void run_case(th_runner *r, const th_backend *b, th_rng *rng, const attn_case *c, const char *tag)
@@ -162,25 +164,40 @@ static void run_case(th_runner *r, const th_backend *b, th_rng *rng, const attn_
     snprintf(name, sizeof name, "attention%s B%lld q%lld k%lld h%lld/%lld d%lld%s%s", c->causal ? " causal" : "",
              (long long)s->B, (long long)s->nq, (long long)s->nk, (long long)s->hq, (long long)s->hkv,
              (long long)s->d, c->stats ? "" : " nostats", tag);
+    if (c->bias) strncat(name, " key bias", sizeof name - strlen(name) - 1);
     attn_inputs in;
     fv_graph *g = NULL;
     fv_attention_result res;
     fv_attention_desc d = {.scale = c->scale, .causal = c->causal, .stats = c->stats};
+    float *bias = NULL;
+    fv_tensor *tbias = NULL;
+    if (c->bias) {
+        const int64_t bshape[2] = {s->B, s->nk};
+        bias = th_random(rng, (size_t)(s->B * s->nk), -2, 1);
+        tbias = th_tensor(r, b, FV_DTYPE_F32, 2, bshape, bias);
+        d.key_bias = tbias;
+    }
     if (make_inputs(r, b, rng, s, c->range, &in) && th_ok(r, b, name, fv_graph_create(b->ctx, &g)) &&
         th_ok(r, b, name, fv_op_attention(g, in.tq, in.tk, in.tv, &d, &res)) && mark_outputs(r, b, name, g, &res) &&
         th_replay(r, b, name, g)) {
         const double scale = c->scale ? c->scale : 1.0 / sqrt((double)s->d);
-        ref_attention(s, in.q, in.k, in.v, scale, c->causal, s->nk, s->nk - s->nq, &in.ref);
+        ref_attention(s, in.q, in.k, in.v, bias, scale, c->causal, s->nk, s->nk - s->nq, &in.ref);
         check_result(r, b, name, s, &res, &in.ref);
     }
     fv_graph_destroy(g);
     free_inputs(&in);
+    fv_tensor_destroy(tbias);
+    free(bias);
 }
 
 /* Decoding: a KV cache of capacity nk, nq new queries. The live length is
  * in slot 2 and the position of the first query in slot 7; the graph is
- * recorded once (first replay) and replayed for every pair. */
-static void run_decode(th_runner *r, const th_backend *b, th_rng *rng, const attn_shape *s, const char *tag)
+ * recorded once (first replay) and replayed for every pair. With `poison`,
+ * the cache rows past each step's live length hold NaN, as a cache's
+ * never-written rows may: nothing past the live keys may reach the results,
+ * not even weighted by zero. */
+static void run_decode(th_runner *r, const th_backend *b, th_rng *rng, const attn_shape *s, const char *tag,
+                       bool poison)
 {
     static const int32_t steps[][2] = {
         /* kv_len, q_pos */
@@ -192,27 +209,41 @@ static void run_decode(th_runner *r, const th_backend *b, th_rng *rng, const att
         {7, 6},
     };
     char name[160];
-    snprintf(name, sizeof name, "attention decode q%lld cap%lld h%lld/%lld d%lld%s", (long long)s->nq,
-             (long long)s->nk, (long long)s->hq, (long long)s->hkv, (long long)s->d, tag);
+    snprintf(name, sizeof name, "attention decode q%lld cap%lld h%lld/%lld d%lld%s%s", (long long)s->nq,
+             (long long)s->nk, (long long)s->hq, (long long)s->hkv, (long long)s->d, poison ? " NaN past live" : "",
+             tag);
     attn_inputs in;
     fv_graph *g = NULL;
     fv_attention_result res;
     fv_attention_desc d = {.causal = true, .kv_len_param = 2 + 1, .q_pos_param = 7 + 1, .stats = ALL_STATS};
-    if (make_inputs(r, b, rng, s, 1.5f, &in) && th_ok(r, b, name, fv_graph_create(b->ctx, &g)) &&
+    const size_t row = (size_t)(s->hkv * s->d), nkv = (size_t)(s->B * s->nk) * row;
+    float *poisoned = poison ? malloc(nkv * sizeof *poisoned) : NULL;
+    if (make_inputs(r, b, rng, s, 1.5f, &in) && (!poison || poisoned) && th_ok(r, b, name, fv_graph_create(b->ctx, &g)) &&
         th_ok(r, b, name, fv_op_attention(g, in.tq, in.tk, in.tv, &d, &res)) && mark_outputs(r, b, name, g, &res)) {
         for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+            if (poison) { /* rows from the live length on: NaN */
+                const size_t live = (size_t)(steps[i][0] < s->nk ? steps[i][0] : s->nk);
+                bool ok = true;
+                for (int t = 0; t < 2 && ok; t++) {
+                    const float *src = t ? in.v : in.k;
+                    for (size_t e = 0; e < nkv; e++) poisoned[e] = (e / row) % (size_t)s->nk >= live ? NAN : src[e];
+                    ok = th_ok(r, b, name, fv_tensor_upload(t ? in.tv : in.tk, poisoned, nkv * sizeof(float)));
+                }
+                if (!ok) break;
+            }
             char what[200];
             snprintf(what, sizeof what, "%s len %d pos %d", name, steps[i][0], steps[i][1]);
             if (!th_ok(r, b, what, fv_graph_set_param(g, 2, steps[i][0])) ||
                 !th_ok(r, b, what, fv_graph_set_param(g, 7, steps[i][1])) || !th_replay(r, b, what, g))
                 break;
             const int64_t kvlen = steps[i][0] < s->nk ? steps[i][0] : s->nk;
-            ref_attention(s, in.q, in.k, in.v, 1.0 / sqrt((double)s->d), true, kvlen, steps[i][1], &in.ref);
+            ref_attention(s, in.q, in.k, in.v, NULL, 1.0 / sqrt((double)s->d), true, kvlen, steps[i][1], &in.ref);
             check_result(r, b, what, s, &res, &in.ref);
         }
     }
     fv_graph_destroy(g);
     free_inputs(&in);
+    free(poisoned);
 }
 
 /* Bad shapes and arguments are refused with INVALID_ARGUMENT. */
@@ -277,6 +308,11 @@ void test_attention(th_runner *r, const th_backend *b)
         {{1, 257, 257, 2, 2, 32}, true, 0, ALL_STATS, 1},
         {{1, 7, 50, 4, 2, 64}, true, 0, ALL_STATS, 1},
         {{1, 5, 300, 4, 4, 64}, false, 0, ALL_STATS, 1}, /* cross-attention */
+        /* a key bias (ToMe's proportional attention), with and without statistics */
+        {{1, 17, 17, 4, 4, 64}, false, 0, ALL_STATS, 1, true},
+        {{2, 145, 145, 4, 4, 32}, false, 0, ALL_STATS, 1, true},
+        {{1, 97, 97, 2, 2, 128}, false, 0, 0, 1, true},
+        {{1, 40, 40, 8, 2, 64}, true, 0, ALL_STATS, 1, true},
     };
     static const char *const variants[] = {"cpu", "gpu"};
     const bool vulkan = fv_context_backend(b->ctx) == FV_BACKEND_VULKAN;
@@ -290,8 +326,10 @@ void test_attention(th_runner *r, const th_backend *b)
         th_rng rng = th_seed(77);
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(r, b, &rng, &cases[i], tag);
         const attn_shape dec1 = {1, 1, 100, 8, 2, 64}, dec3 = {2, 3, 100, 4, 4, 32};
-        run_decode(r, b, &rng, &dec1, tag);
-        run_decode(r, b, &rng, &dec3, tag);
+        run_decode(r, b, &rng, &dec1, tag, false);
+        run_decode(r, b, &rng, &dec3, tag, false);
+        run_decode(r, b, &rng, &dec1, tag, true);
+        run_decode(r, b, &rng, &dec3, tag, true);
     }
     if (vulkan) unsetenv("FOVEA_ATTENTION_VARIANT");
 }

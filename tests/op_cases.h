@@ -24,5 +24,11 @@ void test_attention(th_runner *r, const th_backend *b);
 void test_patchify(th_runner *r, const th_backend *b);
 /* -- decoder ops -- */
 void test_decoder(th_runner *r, const th_backend *b);
+/* -- quantized matmul / matvec (q8_0, q4_0) -- */
+void test_quant(th_runner *r, const th_backend *b);
+/* -- compression -- */
+void test_compress_ops(th_runner *r, const th_backend *b);
+void test_dct(th_runner *r, const th_backend *b);
+void test_tome(th_runner *r, const th_backend *b);
 
 #endif

@@ -19,6 +19,12 @@ static const th_case cases[] = {
     {"patchify", test_patchify},
     /* -- decoder ops -- */
     {"decoder", test_decoder},
+    /* -- quantized matmul / matvec (q8_0, q4_0) -- */
+    {"quant", test_quant},
+    /* -- compression -- */
+    {"compress", test_compress_ops},
+    {"dct", test_dct},
+    {"tome", test_tome},
 };
 
 int main(int argc, char **argv)

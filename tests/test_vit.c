@@ -16,6 +16,12 @@
  * A backend that lacks an op the encoder needs (OpenCL for now) is
  * skipped with its reason.
  *
+ * ToMe ("tome", tests/fixtures/make_tome_fixtures.py): the CLIP fixture
+ * with tome_r = 4 and 18 (the largest for 37 tokens) against ToMe's
+ * algorithm run on the same Hugging Face modules: every hidden state (its
+ * shrinking token count included) to 1e-4, as above, and the token groups
+ * (which output token each input token ended in) exactly.
+ *
  * usage: test-vit FIXTURES_DIR [PROJECT_ROOT] [filter] */
 #include "harness.h"
 
@@ -288,6 +294,57 @@ done:
     free(rpath);
 }
 
+/* ---- ToMe ----------------------------------------------------------------------- */
+
+static void check_tome(th_runner *r, const th_backend *b)
+{
+    char *mpath = path_of(fixtures, "clip"), *rpath = path_of(fixtures, "clip_tome_ref.safetensors");
+    fv_safetensors *ref = NULL;
+    char err[512];
+    fv_vision_model *m = NULL;
+    fv_vision_load_desc ld = {.progress = -1};
+    if (fv_safetensors_open(rpath, &ref, err, sizeof err)) {
+        th_fail(r, b, "tome", "%s", err);
+    } else if (th_ok(r, b, "tome", fv_vision_model_load(b->ctx, mpath, &ld, &m))) {
+        static const int rs[2] = {4, 18};
+        for (int i = 0; i < 2; i++) {
+            char name[64], key[64];
+            snprintf(name, sizeof name, "tome r%d", rs[i]);
+            fv_vision_encode_desc d = {.keep_all = true, .tome_r = rs[i]};
+            fv_vision_encoder *enc = NULL;
+            if (!make_encoder(r, b, name, m, &d, &enc)) continue;
+            fv_vision_encoder_info info;
+            fv_vision_encoder_get_info(enc, &info);
+            if (run_on(r, b, name, enc, ref, "pixel_values")) {
+                for (int l = 0; l <= 3; l++) {
+                    snprintf(key, sizeof key, "r%d.hidden.%d", rs[i], l);
+                    check_tensor(r, b, name, ref, key, fv_vision_encoder_hidden_state(enc, l), 1e-4);
+                }
+                snprintf(key, sizeof key, "r%d.groups", rs[i]);
+                size_t n = 0;
+                float *want = ref_tensor(r, b, name, ref, key, &n);
+                int32_t *got = want ? malloc(n * sizeof *got) : NULL;
+                if (got && th_ok(r, b, key, fv_vision_encoder_token_groups(enc, got, n))) {
+                    size_t bad = n;
+                    for (size_t t = 0; t < n && bad == n; t++)
+                        if (got[t] != (int32_t)want[t]) bad = t;
+                    char what[96];
+                    snprintf(what, sizeof what, "%s groups (%d -> %d tokens)", name, info.input_tokens, info.tokens);
+                    th_expect(r, b, what, bad == n && info.input_tokens == (int)n, "token %zu is in group %d, not %d",
+                              bad, bad < n ? got[bad] : 0, bad < n ? (int)want[bad] : 0);
+                }
+                free(want);
+                free(got);
+            }
+            fv_vision_encoder_destroy(enc);
+        }
+    }
+    fv_vision_model_destroy(m);
+    fv_safetensors_close(ref);
+    free(mpath);
+    free(rpath);
+}
+
 /* ---- layouts and errors ------------------------------------------------------- */
 
 static void expect_info(th_runner *r, const th_backend *b, const char *what, const char *model, const char *layout,
@@ -465,6 +522,7 @@ int main(int argc, char **argv)
         for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
             if (th_selected(&r, cases[c].name)) run_case(&r, b, &cases[c]);
         if (th_selected(&r, "bundled")) check_bundled(&r, b);
+        if (th_selected(&r, "tome")) check_tome(&r, b);
     }
     free(tiny_cpu_features);
     free(tiny_cpu_cls);

@@ -170,6 +170,14 @@ FV_API fv_status fv_tensor_create(fv_context *ctx, fv_dtype dtype, int ndim,
                                   const int64_t *shape, fv_tensor **out);
 FV_API void fv_tensor_destroy(fv_tensor *t);
 /* Copies exactly fv_tensor_nbytes(t) bytes from the host. */
+/* A tensor sharing t's memory (same dtype and shape) that belongs to no
+ * graph, so that another graph can read what t's graph wrote — an encoder's
+ * output as the input of a compression or projector graph — with no copy.
+ * t must have memory (fv_tensor_create, or a graph tensor after its graph
+ * was planned) and must outlive the alias; the alias sees whatever t holds
+ * when a graph reading it replays. Free it with fv_tensor_destroy (the
+ * memory stays t's). */
+FV_API fv_status fv_tensor_alias(const fv_tensor *t, fv_tensor **out);
 FV_API fv_status fv_tensor_upload(fv_tensor *t, const void *src, size_t bytes);
 /* Copies exactly fv_tensor_nbytes(t) bytes to the host. Graph tensors are
  * readable after a replay when they were marked with fv_graph_output. */
@@ -227,7 +235,8 @@ FV_API double fv_graph_last_replay_ms(const fv_graph *g);
  * the op and the shapes), adds a node and returns its output tensor.
  * Activations are f32; weights may be f32 or f16. */
 
-/* Y[..., N] = X[..., K] · W[N, K]ᵀ (+ bias[N]). W: f32 or f16. */
+/* Y[..., N] = X[..., K] · W[N, K]ᵀ (+ bias[N]). W: f32, f16, or q8_0 / q4_0
+ * (GGUF blocks, K a multiple of 32, decoded inside the kernels). */
 FV_API fv_status fv_op_matmul(fv_graph *g, fv_tensor *x, fv_tensor *w, fv_tensor *bias,
                               fv_tensor **y);
 /* Element-wise with numpy broadcasting (shapes aligned at the right). */
@@ -274,8 +283,8 @@ FV_API fv_status fv_op_convert(fv_graph *g, fv_tensor *x, fv_dtype dtype, fv_ten
 FV_API fv_status fv_op_reshape(fv_graph *g, fv_tensor *x, int ndim, const int64_t *shape,
                                fv_tensor **y);
 /* y[i, ...] = table[index[i], ...]; index is i32 [n], table [rows, ...] in
- * f32 or f16; y is f32. An index out of range reads as zeros (and never out
- * of bounds). */
+ * f32, f16, q8_0 or q4_0; y is f32. An index out of range reads as zeros
+ * (and never out of bounds). */
 FV_API fv_status fv_op_gather_rows(fv_graph *g, fv_tensor *table, fv_tensor *index,
                                    fv_tensor **y);
 /* Concatenation of a and b (same dtype, f32 or f16; same shape but for
@@ -308,7 +317,11 @@ FV_API fv_status fv_op_concat(fv_graph *g, fv_tensor *a, fv_tensor *b, int dim, 
  *                  zeros);
  *   mean_keys      [B, Nk, D]: the keys averaged over the Hkv heads.
  * They are exact (computed from the final softmax normalisers), not sums
- * of the running estimates of the online softmax. */
+ * of the running estimates of the online softmax.
+ *
+ * key_bias (optional) [B, Nk] f32 is added to every score of key j before
+ * the softmax, softmax(scale · q·k_j + key_bias[b, j]), in the main pass and
+ * in the statistics: ToMe's proportional attention passes log(size_j). */
 #define FV_ATTENTION_STAT_CLS       (1u << 0)
 #define FV_ATTENTION_STAT_RECEIVED  (1u << 1)
 #define FV_ATTENTION_STAT_MEAN_KEYS (1u << 2)
@@ -319,6 +332,7 @@ typedef struct fv_attention_desc {
     int kv_len_param; /* slot + 1 holding the live number of keys; 0 = all   */
     int q_pos_param;  /* slot + 1 holding the position of query 0; 0 = kv_len - Nq */
     unsigned stats;   /* FV_ATTENTION_STAT_* bits: which statistics to write */
+    fv_tensor *key_bias; /* [B, Nk] added to key j's scores, or NULL           */
 } fv_attention_desc;
 
 /* The tensors one attention node produces, owned by the graph; a statistic
@@ -452,6 +466,54 @@ typedef struct fv_sample_desc {
 
 /* desc may be NULL: greedy. */
 FV_API fv_status fv_op_sample(fv_graph *g, fv_tensor *logits, const fv_sample_desc *desc, fv_tensor **token);
+
+/* -- compression -- */
+/* Order-preserving top-k: the indices of the k largest of scores (f32 [n]
+ * or [1, n]) in ascending index order, i32 [k]; equal scores go to the
+ * lower index, so every backend selects the same. 0 < k <= n. */
+FV_API fv_status fv_op_topk(fv_graph *g, fv_tensor *scores, int k, fv_tensor **indices);
+/* Greedy k-center on cosine distance d(i, j) = 1 - <x_i, x_j> / (|x_i| |x_j|)
+ * over the rows of x (f32 [n, D] or [1, n, D]), DivPrune's rule: the first
+ * pick is the row whose nearest other row is farthest; each further pick is
+ * the row whose distance to the nearest picked row is largest (ties to the
+ * lower index). indices i32 [k], ascending. 0 < k <= n; the GPU kernels
+ * report very large n x k x D as unsupported. */
+FV_API fv_status fv_op_kcenter(fv_graph *g, fv_tensor *x, int k, fv_tensor **indices);
+/* Orthonormal 2D DCT-II over a grid of tokens (Fourier-VLM's low-pass):
+ * x [B, grid_h·grid_w, C] f32, the tokens of a grid_h x grid_w patch grid in
+ * row-major order; y [B, keep_h·keep_w, C] holds, per batch and channel, the
+ * coefficients (u, v) with u < keep_h, v < keep_w in row-major order of
+ *   Y[u, v] = Σ_i Σ_j a(u, grid_h) a(v, grid_w) cos(π(2i+1)u / 2grid_h)
+ *             cos(π(2j+1)v / 2grid_w) X[i, j],  a(0, n) = √(1/n), a(k>0, n) = √(2/n)
+ * (scipy.fft.dctn(norm='ortho') over the two grid axes, cropped). On GPU
+ * backends it runs as two small matrix products or through VkFFT, chosen
+ * per device and shape (FOVEA_DCT_PATH=matrix|vkfft forces one); the node's
+ * kernel name in the profile says which ran. */
+FV_API fv_status fv_op_dct2d(fv_graph *g, fv_tensor *x, int grid_h, int grid_w, int keep_h, int keep_w,
+                             fv_tensor **y);
+/* The path dct2d takes on this context for a batch of 1 of that shape:
+ * "cpu", "matrix" or "vkfft" (FOVEA_DCT_PATH and the device considered;
+ * the first ask of a shape may time both paths). Never NULL. */
+FV_API const char *fv_dct2d_path(fv_context *ctx, int grid_h, int grid_w, int keep_h, int keep_w, int channels);
+
+/* One step of ToMe's token merging (Bolya et al., ICLR 2023): bipartite
+ * soft matching on keys, r merges by size-weighted mean.
+ * x [B, N, C] hidden states, keys [B, N, Dk] (e.g. the attention's mean
+ * keys), size [B, N] each token's size (NULL: all 1). Tokens split into A
+ * (even indices) and B (odd); each a is joined to the b whose key is most
+ * similar (cosine; ties to the lower b); the r most similar pairs (ties to
+ * the lower a) merge a into b: y_b = Σ size·x / Σ size, sizes add. With
+ * `protect`, token 0 ([CLS]) is never merged. 0 <= r <= (N - protect) / 2.
+ * Output order (ToMe's): the unmerged A tokens in order, then all B tokens
+ * in order, so token 0 stays first. */
+typedef struct fv_tome_result {
+    fv_tensor *x;    /* [B, N - r, C]                                       */
+    fv_tensor *size; /* [B, N - r] f32: the sizes after merging              */
+    fv_tensor *log_size; /* [B, N - r] f32: log(size), the next attention's key_bias */
+    fv_tensor *dest; /* [B, N] i32: the output row each input token went to */
+} fv_tome_result;
+FV_API fv_status fv_op_tome(fv_graph *g, fv_tensor *x, fv_tensor *keys, fv_tensor *size, int r, bool protect,
+                            fv_tome_result *res);
 
 /* ---- device ceilings ---------------------------------------------------
  * The limits of one device as its own probe kernels measure them, so that

@@ -152,6 +152,15 @@ typedef struct fv_vision_encode_desc {
      * (see fv_op_attention; "cls" is query 0's row, the [CLS] token where
      * the model has one). Set by number with fv_vision_encode_desc_stats. */
     unsigned stats[FV_VISION_MAX_LAYERS];
+    /* ToMe (token merging, Bolya et al. 2023) inside every block: tokens
+     * merged per layer, 0 = off. Between each block's attention and its MLP,
+     * min(tome_r, (N - has_cls) / 2) of the N tokens are merged (fv_op_tome
+     * on the attention's head-averaged keys; [CLS] is never merged), and the
+     * later blocks' attention adds log(size) of each key (proportional
+     * attention). Hidden states and statistics then have fewer tokens per
+     * layer; info.tokens is the output's count, and
+     * fv_vision_encoder_token_groups says where each input token went. */
+    int tome_r;
 } fv_vision_encode_desc;
 
 /* stats bits for layer `layer` (1 .. L or negative as above) of model m. */
@@ -195,14 +204,22 @@ FV_API fv_status fv_vision_encoder_read_stat(const fv_vision_encoder *enc, int l
 typedef struct fv_vision_encoder_info {
     int width, height;  /* input size */
     int grid_w, grid_h; /* patches across and down */
-    int tokens;         /* N: grid_w * grid_h (+ 1 with [CLS]) */
+    int tokens;         /* N of the output: grid_w * grid_h (+ 1 with [CLS]),
+                           fewer with ToMe */
     int hidden_size;    /* D */
     int output_layer;   /* the output's hidden-state number, 0 .. L */
     int layers_run;     /* encoder layers the graph computes */
     int nodes;          /* graph nodes */
     size_t arena_bytes; /* device memory of the intermediates */
+    int input_tokens;   /* tokens entering the first layer (= tokens without ToMe) */
 } fv_vision_encoder_info;
 FV_API fv_status fv_vision_encoder_get_info(const fv_vision_encoder *enc, fv_vision_encoder_info *out);
+
+/* With ToMe, after a run: for each of the info.input_tokens input tokens
+ * ([CLS] first, then the patches row-major), the output token it ended in
+ * (0 .. info.tokens - 1). count must be info.input_tokens. Without ToMe
+ * every token is its own group (group[i] = i). */
+FV_API fv_status fv_vision_encoder_token_groups(const fv_vision_encoder *enc, int32_t *group, size_t count);
 
 /* Milliseconds spent: building + planning + recording the graph (once, at
  * create) and, for the last run, uploading the pixels and replaying the

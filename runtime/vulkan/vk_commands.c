@@ -22,6 +22,11 @@ struct fv_recording {
     VkQueryPool queries;
     int count; /* nodes */
     double *ms;
+    struct rec_external {
+        const fv_external *ext;
+        void *state;
+    } *externals; /* external commands' state, released with the recording */
+    int nexternals;
 };
 
 typedef struct mem_range {
@@ -52,6 +57,9 @@ void fv_vk_release(fv_context *ctx, fv_recording *rec)
     if (!rec) return;
     fv_vk *vk = fv_vk_of(ctx);
     vk->f.vkDeviceWaitIdle(vk->device);
+    for (int i = 0; i < rec->nexternals; i++)
+        if (rec->externals[i].ext->release) rec->externals[i].ext->release(ctx, rec->externals[i].state);
+    free(rec->externals);
     for (int i = 0; i < rec->nviews; i++) vk->f.vkDestroyBufferView(vk->device, rec->views[i], NULL);
     free(rec->views);
     if (rec->pool) vk->f.vkDestroyDescriptorPool(vk->device, rec->pool, NULL);
@@ -152,16 +160,18 @@ fv_status fv_vk_record(fv_context *ctx, fv_node *nodes, int count, fv_recording 
         }
     rec->views = calloc((size_t)ntexel + 1, sizeof *rec->views);
     rec->ms = calloc((size_t)count + 1, sizeof *rec->ms);
+    rec->externals = calloc((size_t)nd + 1, sizeof *rec->externals);
     hz.cap = 8 * nd + 8;
     hz.reads = malloc((size_t)hz.cap * sizeof *hz.reads);
     hz.writes = malloc((size_t)hz.cap * sizeof *hz.writes);
-    if (!rec->views || !rec->ms || !hz.reads || !hz.writes) {
+    if (!rec->views || !rec->ms || !rec->externals || !hz.reads || !hz.writes) {
         st = fv_fail(ctx, FV_STATUS_OUT_OF_HOST_MEMORY, "vulkan: out of host memory");
         goto fail;
     }
     st = fv_vk_memory_alloc(ctx, FV_GRAPH_PARAM_SLOTS * sizeof(int32_t), true, &rec->params);
     if (st) goto fail;
-    VkDescriptorPoolSize sizes[2] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, (uint32_t)nstorage},
+    /* never a zero count (invalid): a graph may have no dispatch at all */
+    VkDescriptorPoolSize sizes[2] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, (uint32_t)FV_MAX(nstorage, 1)},
                                      {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, (uint32_t)FV_MAX(ntexel, 1)}};
     VkDescriptorPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
                                       .maxSets = (uint32_t)FV_MAX(nd, 1),
@@ -206,6 +216,23 @@ fv_status fv_vk_record(fv_context *ctx, fv_node *nodes, int count, fv_recording 
                                       (uint32_t)next_node + 1);
         if (i == nd) break;
         const fv_dispatch *d = &ds[i].d;
+        if (d->external) {
+            /* an op's own commands: everything before is complete and
+             * visible to them, and theirs to everything after */
+            const VkAccessFlags any = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                                      VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+            const VkPipelineStageFlags stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+            barrier(vk, cmd, any, any, stages, stages);
+            struct rec_external *e = &rec->externals[rec->nexternals];
+            e->ext = d->external;
+            e->state = NULL;
+            st = d->external->record(ctx, &nodes[ds[i].node], (void *)cmd, &e->state);
+            if (st) goto fail;
+            rec->nexternals++;
+            barrier(vk, cmd, any, any, stages, stages);
+            hz.nreads = hz.nwrites = 0;
+            continue;
+        }
         fv_vk_pipeline *p;
         st = fv_vk_pipeline_get(ctx, d, &p);
         if (st) goto fail;

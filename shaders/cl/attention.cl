@@ -17,9 +17,13 @@
  * stats of the main pass; its per-key sums are complete when it ends.
  *
  * The _d32/_d64/_d128 kernels are one body inlined with the number of
- * float16 vectors a head may span (2, 4, 8): loops over them unroll. */
+ * float16 vectors a head may span (2, 4, 8): loops over them unroll.
+ *
+ * Key bias (FV_ATTN_KEY_BIAS): key j's scores get key_bias[b, j]·log2(e),
+ * in both kernels; its binding follows the others. */
 
 #define ATTN_LOWEST (-3.402823466e38f)
+#define ATTN_LOG2E 1.4426950408889634f
 #define ATTN_ROWS 8   /* query rows per work-item */
 #define ATTN_KB 8     /* keys per softmax update */
 #define ATTN_SKEYS 8  /* keys per work-item in the statistics pass (one float8) */
@@ -51,8 +55,8 @@ inline float attn_hsum(float16 x)
 }
 
 inline void attn_main(__global const int *fv_param, __global const float *Q, __global const float *K,
-                      __global const float *V, __global float *O, __global float2 *RS, fv_pc_attention p,
-                      const uint DV)
+                      __global const float *V, __global float *O, __global float2 *RS, __global const float *KB,
+                      fv_pc_attention p, const uint DV)
 {
     const uint G = p.hq / p.hkv, rows = p.nq * G, d16 = p.d / 16u;
     const uint b = (uint)get_global_id(1) / p.hkv, hk = (uint)get_global_id(1) % p.hkv;
@@ -95,6 +99,10 @@ inline void attn_main(__global const int *fv_param, __global const float *Q, __g
                 for (uint i = 0; i < ATTN_ROWS; i++) part[i] = fma(q[i][t], kv, part[i]);
             }
             for (uint i = 0; i < ATTN_ROWS; i++) s[i][c] = attn_hsum(part[i]);
+            if (p.stats & FV_ATTN_KEY_BIAS) {
+                const float bj = KB[b * p.nk + min((uint)j0 + c, p.nk - 1u)] * ATTN_LOG2E;
+                for (uint i = 0; i < ATTN_ROWS; i++) s[i][c] += bj;
+            }
         }
         float pr[ATTN_ROWS][ATTN_KB];
         for (uint i = 0; i < ATTN_ROWS; i++) {
@@ -114,6 +122,10 @@ inline void attn_main(__global const int *fv_param, __global const float *Q, __g
             for (uint t = 0; t < DV; t++) acc[i][t] *= alpha;
         }
         for (uint c = 0; c < ATTN_KB; c++) {
+            /* rows past every row's live keys are never read: their weight is
+             * 0, but a KV cache's unwritten rows may hold NaN, and 0 * NaN is
+             * NaN */
+            if (j0 + (int)c >= kend) break;
             __global const float *vrow = vbase + min((uint)j0 + c, p.nk - 1u) * stride;
             for (uint t = 0; t < DV; t++) {
                 if (t >= d16) break;
@@ -135,29 +147,29 @@ inline void attn_main(__global const int *fv_param, __global const float *Q, __g
 }
 
 __kernel void attention_cl_d32(FV_PARAMS, FV_ARG(const float, q), FV_ARG(const float, k), FV_ARG(const float, v),
-                       FV_ARG(float, o), FV_ARG(float2, rs), fv_pc_attention p)
+                       FV_ARG(float, o), FV_ARG(float2, rs), FV_ARG(const float, kb), fv_pc_attention p)
 {
     attn_main(fv_param, FV_PTR(const float, q), FV_PTR(const float, k), FV_PTR(const float, v), FV_PTR(float, o),
-              FV_PTR(float2, rs), p, 2);
+              FV_PTR(float2, rs), FV_PTR(const float, kb), p, 2);
 }
 
 __kernel void attention_cl_d64(FV_PARAMS, FV_ARG(const float, q), FV_ARG(const float, k), FV_ARG(const float, v),
-                       FV_ARG(float, o), FV_ARG(float2, rs), fv_pc_attention p)
+                       FV_ARG(float, o), FV_ARG(float2, rs), FV_ARG(const float, kb), fv_pc_attention p)
 {
     attn_main(fv_param, FV_PTR(const float, q), FV_PTR(const float, k), FV_PTR(const float, v), FV_PTR(float, o),
-              FV_PTR(float2, rs), p, 4);
+              FV_PTR(float2, rs), FV_PTR(const float, kb), p, 4);
 }
 
 __kernel void attention_cl_d128(FV_PARAMS, FV_ARG(const float, q), FV_ARG(const float, k), FV_ARG(const float, v),
-                       FV_ARG(float, o), FV_ARG(float2, rs), fv_pc_attention p)
+                       FV_ARG(float, o), FV_ARG(float2, rs), FV_ARG(const float, kb), fv_pc_attention p)
 {
     attn_main(fv_param, FV_PTR(const float, q), FV_PTR(const float, k), FV_PTR(const float, v), FV_PTR(float, o),
-              FV_PTR(float2, rs), p, 8);
+              FV_PTR(float2, rs), FV_PTR(const float, kb), p, 8);
 }
 
 inline void attn_stats(__global const int *fv_param, __global const float *Q, __global const float *K,
                        __global const float2 *RS, __global float *CLS, __global float *REC, __global float *MK,
-                       fv_pc_attention p, const uint DV)
+                       __global const float *KB, fv_pc_attention p, const uint DV)
 {
     const uint G = p.hq / p.hkv, d16 = p.d / 16u, b = (uint)get_global_id(1);
     const uint j0 = (uint)get_global_id(0) * ATTN_SKEYS;
@@ -180,6 +192,9 @@ inline void attn_stats(__global const int *fv_param, __global const float *Q, __
 
     const float8 lane = (float8)(0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f);
     float8 col = (float8)(0.0f), row0 = (float8)(0.0f);
+    float bjs[ATTN_SKEYS];
+    for (uint c = 0; c < ATTN_SKEYS; c++)
+        bjs[c] = (p.stats & FV_ATTN_KEY_BIAS) ? KB[b * p.nk + min(j0 + c, p.nk - 1u)] * ATTN_LOG2E : 0.0f;
     for (uint hk = 0; hk < p.hkv && nrows > 0u; hk++) {
         float16 kt[ATTN_SKEYS][8];
         for (uint c = 0; c < ATTN_SKEYS; c++)
@@ -203,7 +218,10 @@ inline void attn_stats(__global const int *fv_param, __global const float *Q, __
                 for (uint c = 0; c < ATTN_SKEYS; c++) sc[c] = attn_hsum(part[c]);
                 /* keys j0 + c < live are live: a prefix of the tile */
                 const int8 dead = isgreaterequal(lane, (float8)((float)(attn_live(&p, i, kvlen, pos) - (int)j0)));
-                const float8 pv = select(exp2(vload8(0, sc) * p.scale_log2 - st.x) * inv, (float8)(0.0f), dead);
+                /* the unbiased expression is kept as it was, contractions included */
+                const float8 e = (p.stats & FV_ATTN_KEY_BIAS) ? vload8(0, sc) * p.scale_log2 + vload8(0, bjs) - st.x
+                                                              : vload8(0, sc) * p.scale_log2 - st.x;
+                const float8 pv = select(exp2(e) * inv, (float8)(0.0f), dead);
                 col += pv;
                 if (i == 0u) row0 += pv;
             }
@@ -219,22 +237,25 @@ inline void attn_stats(__global const int *fv_param, __global const float *Q, __
 }
 
 __kernel void attention_stats_cl_d32(FV_PARAMS, FV_ARG(const float, q), FV_ARG(const float, k), FV_ARG(const float2, rs),
-                             FV_ARG(float, cls), FV_ARG(float, rec), FV_ARG(float, mk), fv_pc_attention p)
+                             FV_ARG(float, cls), FV_ARG(float, rec), FV_ARG(float, mk), FV_ARG(const float, kb),
+                             fv_pc_attention p)
 {
     attn_stats(fv_param, FV_PTR(const float, q), FV_PTR(const float, k), FV_PTR(const float2, rs), FV_PTR(float, cls),
-               FV_PTR(float, rec), FV_PTR(float, mk), p, 2);
+               FV_PTR(float, rec), FV_PTR(float, mk), FV_PTR(const float, kb), p, 2);
 }
 
 __kernel void attention_stats_cl_d64(FV_PARAMS, FV_ARG(const float, q), FV_ARG(const float, k), FV_ARG(const float2, rs),
-                             FV_ARG(float, cls), FV_ARG(float, rec), FV_ARG(float, mk), fv_pc_attention p)
+                             FV_ARG(float, cls), FV_ARG(float, rec), FV_ARG(float, mk), FV_ARG(const float, kb),
+                             fv_pc_attention p)
 {
     attn_stats(fv_param, FV_PTR(const float, q), FV_PTR(const float, k), FV_PTR(const float2, rs), FV_PTR(float, cls),
-               FV_PTR(float, rec), FV_PTR(float, mk), p, 4);
+               FV_PTR(float, rec), FV_PTR(float, mk), FV_PTR(const float, kb), p, 4);
 }
 
 __kernel void attention_stats_cl_d128(FV_PARAMS, FV_ARG(const float, q), FV_ARG(const float, k), FV_ARG(const float2, rs),
-                             FV_ARG(float, cls), FV_ARG(float, rec), FV_ARG(float, mk), fv_pc_attention p)
+                             FV_ARG(float, cls), FV_ARG(float, rec), FV_ARG(float, mk), FV_ARG(const float, kb),
+                             fv_pc_attention p)
 {
     attn_stats(fv_param, FV_PTR(const float, q), FV_PTR(const float, k), FV_PTR(const float2, rs), FV_PTR(float, cls),
-               FV_PTR(float, rec), FV_PTR(float, mk), p, 8);
+               FV_PTR(float, rec), FV_PTR(float, mk), FV_PTR(const float, kb), p, 8);
 }
