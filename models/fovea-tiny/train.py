@@ -117,12 +117,12 @@ def train_questions(objs, rng, k):
     return out
 
 
-def batch_sequences(tok, objs_list, rng, turns):
+def batch_sequences(tok, objs_list, rng, turns, n_visual=prompt.NUM_VISUAL_TOKENS):
     seqs, masks = [], []
     for objs in objs_list:
         k = int(rng.integers(max(1, (turns + 1) // 2), turns + 1))
         qas = train_questions(objs, rng, k)
-        ids, m = prompt.encode_training(tok, qas)
+        ids, m = prompt.encode_training(tok, qas, n_visual)
         seqs.append(ids)
         masks.append(m)
     L = max(len(s) for s in seqs)
@@ -132,6 +132,22 @@ def batch_sequences(tok, objs_list, rng, turns):
         ids[i, :len(s)] = torch.tensor(s)
         mask[i, :len(m)] = torch.tensor(m, dtype=torch.float32)
     return ids, mask
+
+
+def drop_visual_tokens(feats, rng, args):
+    """Visual-token dropout: with probability args.drop_prob, every sequence of
+    the batch keeps [CLS] and a uniformly random subset of k patch tokens (k
+    drawn once per batch, args.drop_min..args.drop_max), in grid order. The
+    decoder then learns to answer from a shortened visual sequence, which is
+    what it gets behind fovea's training-free compression methods. Returns
+    the (possibly) shortened features."""
+    if args.drop_prob <= 0 or rng.random() >= args.drop_prob:
+        return feats
+    n = feats.shape[1] - 1
+    k = int(rng.integers(args.drop_min, min(args.drop_max, n) + 1))
+    rows = [torch.tensor([0] + sorted(1 + int(i) for i in rng.choice(n, size=k, replace=False)))
+            for _ in range(feats.shape[0])]
+    return torch.stack([feats[b, r] for b, r in enumerate(rows)])
 
 
 def answer_logits(lm, ids, feats, mask):
@@ -430,8 +446,10 @@ class Trainer:
             set_lr(self.opt, lr_at(step, a.dec_steps, a.dec_lr, warmup=200))
             idx = self.pool_indices(step, a.dec_batch, n, salt=11)
             rng = np.random.Generator(np.random.PCG64([a.seed, 12, step]))
-            ids, mask = batch_sequences(self.tok, [objects[i] for i in idx], rng, a.turns)
             f = feats[torch.tensor(idx)].float()
+            if step >= a.drop_from:
+                f = drop_visual_tokens(f, np.random.Generator(np.random.PCG64([a.seed, 14, step])), a)
+            ids, mask = batch_sequences(self.tok, [objects[i] for i in idx], rng, a.turns, f.shape[1])
             loss, acc = answer_loss(self.model.lm, ids, f, mask)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -568,6 +586,13 @@ def main():
     ap.add_argument("--dec-batch", type=int, default=16)
     ap.add_argument("--dec-lr", type=float, default=1e-3)
     ap.add_argument("--turns", type=int, default=10, help="questions per training sequence: ceil(turns/2)..turns")
+    ap.add_argument("--drop-prob", type=float, default=0.5,
+                    help="decoder stage: share of batches trained on a random subset of the visual tokens")
+    ap.add_argument("--drop-min", type=int, default=4, help="fewest patch tokens kept by that dropout")
+    ap.add_argument("--drop-max", type=int, default=72, help="most patch tokens kept by that dropout")
+    ap.add_argument("--drop-from", type=int, default=7228,
+                    help="first decoder step with the dropout (the recorded run added it when resuming at "
+                         "step 7,228)")
     ap.add_argument("--joint-steps", type=int, default=0)
     ap.add_argument("--joint-batch", type=int, default=16)
     ap.add_argument("--joint-lr", type=float, default=2e-4)
