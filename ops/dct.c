@@ -13,11 +13,12 @@
  *                dispatches of one "apply a matrix along an axis" kernel
  *                (shaders/dct.comp, shaders/cl/dct.cl). The DCT matrices are
  *                graph constants computed in double on the host.
- *   vkfft        (Vulkan, where built with VkFFT) VkFFT's DCT-II over the
- *                full grid in a scratch copy, then the kept block scaled to
- *                the orthonormal convention (ops/dct_vkfft_vulkan.c; without
- *                VkFFT, ops/dct_vkfft_none.c says it is unavailable). VkFFT's
- *                OpenCL backend is not wired in: OpenCL runs the matrix path.
+ *   vkfft        (Vulkan, OpenCL, where built with VkFFT) VkFFT's DCT-II
+ *                over the full grid in a scratch copy, through VkFFT's
+ *                backend for the context's API, then the kept block scaled
+ *                to the orthonormal convention (ops/dct_vkfft_vulkan.c,
+ *                ops/dct_vkfft_opencl.c; without VkFFT for a backend,
+ *                ops/dct_vkfft_none.c says it is unavailable).
  * The dst is packed: y [B, kh·kw, C] | scratch; the caller gets a view of y.
  * The scratch holds the matrix path's intermediate [B, kh, gw, C] or
  * VkFFT's full-grid work buffer [B, gh, gw, C]. */
@@ -64,10 +65,10 @@ static fv_status dct_cpu(const fv_node *n, const int32_t *params)
  * paths on its context (a throw-away graph each, replayed until two runs
  * best of 5 replays after the first) and keeps the answer for the process:
  * on lavapipe the matrix path wins by an order of magnitude at 24x24 (a
- * dispatch costs ~30 us there and VkFFT's passes are many), while on
- * GPUs VkFFT should take over as grids and channel counts grow. The table
- * is keyed by the device's name, so contexts on one device share it.
- * (The decision is the device's, not the node's: a batch of 1 per key.) */
+ * dispatch costs ~30 us there and VkFFT's passes are many), on PoCL by
+ * two orders at 24x24 with 1024 channels, while on GPUs VkFFT should take
+ * over as grids and channel counts grow. The table is keyed by the device's
+ * name, so contexts on one device share it. (The decision is the device's, not the node's: a batch of 1 per key.) */
 
 #define DCT_CHOICES 64
 
@@ -135,13 +136,41 @@ static bool vkfft_faster(fv_context *ctx, const fv_node *n, const fv_device_info
     return vkfft;
 }
 
+/* Whether m > 1 factors into VkFFT's radices 2..13 (no Bluestein). */
+static bool smooth(int64_t m)
+{
+    static const int radix[] = {2, 3, 5, 7, 11, 13};
+    for (size_t i = 0; i < sizeof radix / sizeof radix[0]; i++)
+        while (m % radix[i] == 0) m /= radix[i];
+    return m == 1;
+}
+
+/* Whether the VkFFT path can run the node on the device. VkFFT 1.2.26
+ * rejects axes of length 1 (error 3001), and for the channel axis, which is
+ * not transformed (omitDimension), it still binds a Bluestein buffer it never
+ * allocates when the length has a prime factor above 13 (on Vulkan a null
+ * buffer in vkUpdateDescriptorSets): those shapes take the matrix path, on
+ * either backend. Grid sides may be any length above 1 on OpenCL; on Vulkan
+ * a grid side with a prime factor above 13 (VkFFT's Bluestein algorithm)
+ * fails (validation errors and zeros in the output at 17x12 and 7x23, where
+ * the OpenCL backend is exact), so on Vulkan both sides must be smooth. */
+static bool vkfft_available(const fv_node *n, const fv_device_info *dev)
+{
+    const dct_params *p = (const dct_params *)n->params;
+    const bool built = dev->backend == FV_BACKEND_VULKAN   ? fv_dct_vkfft_vulkan_built()
+                       : dev->backend == FV_BACKEND_OPENCL ? fv_dct_vkfft_opencl_built()
+                                                           : false;
+    const bool sides = dev->backend == FV_BACKEND_OPENCL || (smooth(p->gh) && smooth(p->gw));
+    return built && p->gh > 1 && p->gw > 1 && p->c > 1 && smooth(p->c) && sides;
+}
+
 /* FOVEA_DCT_PATH=vkfft|matrix forces a path where the device has it. */
 static bool use_vkfft(fv_context *ctx, const fv_node *n, const fv_device_info *dev)
 {
-    if (measuring) return measuring == 2 && fv_dct_vkfft_available(n, dev);
+    if (measuring) return measuring == 2 && vkfft_available(n, dev);
     const char *force = getenv("FOVEA_DCT_PATH");
     if (force && strcmp(force, "matrix") == 0) return false;
-    if (!fv_dct_vkfft_available(n, dev)) return false;
+    if (!vkfft_available(n, dev)) return false;
     if (force && strcmp(force, "vkfft") == 0) return true;
     return vkfft_faster(ctx, n, dev);
 }
@@ -200,11 +229,38 @@ static const char *dct_unsupported(const fv_node *n, const fv_device_info *dev)
     return NULL;
 }
 
+/* ---- the VkFFT path's last step ------------------------------------------------ */
+
+fv_status fv_dct_push_crop(const fv_node *n, const fv_device_info *dev, fv_dispatch_list *out, double factor)
+{
+    const dct_params *p = (const dct_params *)n->params;
+    fv_dispatch *d = fv_dispatch_push(out, dev->backend == FV_BACKEND_OPENCL ? "dct_crop_cl" : "dct_crop");
+    if (!d) return FV_STATUS_UNSUPPORTED;
+    fv_pc_dct_crop pc = {.total = (uint32_t)(p->batch * p->kh * p->kw * p->c),
+                         .kh = (uint32_t)p->kh,
+                         .kw = (uint32_t)p->kw,
+                         .gh = (uint32_t)p->gh,
+                         .gw = (uint32_t)p->gw,
+                         .c = (uint32_t)p->c,
+                         .wh0 = (float)(sqrt(1.0 / (double)p->gh) / factor),
+                         .wh = (float)(sqrt(2.0 / (double)p->gh) / factor),
+                         .ww0 = (float)(sqrt(1.0 / (double)p->gw) / factor),
+                         .ww = (float)(sqrt(2.0 / (double)p->gw) / factor)};
+    const size_t work_bytes = (size_t)(p->batch * p->gh * p->gw * p->c) * 4;
+    fv_dispatch_bind_range(d, n->dst, p->off_scratch, work_bytes, FV_BIND_STORAGE, false);
+    fv_dispatch_bind_range(d, n->dst, 0, (size_t)pc.total * 4, FV_BIND_STORAGE, true);
+    fv_dispatch_set_push(d, &pc, sizeof pc);
+    fv_dispatch_size_1d(d, pc.total, DCT_LOCAL);
+    return FV_STATUS_OK;
+}
+
 static fv_status dct_encode(const fv_node *n, const fv_device_info *dev, fv_dispatch_list *out)
 {
     const char *why = dct_unsupported(n, dev);
     if (why) return fv_fail(n->dst->ctx, FV_STATUS_UNSUPPORTED, "dct2d: %s", why);
-    if (use_vkfft(n->dst->ctx, n, dev)) return fv_dct_vkfft_encode(n, dev, out);
+    if (use_vkfft(n->dst->ctx, n, dev))
+        return dev->backend == FV_BACKEND_OPENCL ? fv_dct_vkfft_opencl_encode(n, dev, out)
+                                                 : fv_dct_vkfft_vulkan_encode(n, dev, out);
     return encode_matrix(n, dev, out);
 }
 

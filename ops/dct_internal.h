@@ -1,6 +1,8 @@
 /* dct2d's node parameters and its VkFFT path, shared by ops/dct.c and the
- * VkFFT translation unit (ops/dct_vkfft_vulkan.c, or ops/dct_vkfft_none.c
- * in builds without VkFFT). Nothing of VkFFT's appears here. */
+ * VkFFT translation units, one per backend (ops/dct_vkfft_vulkan.c,
+ * ops/dct_vkfft_opencl.c: VkFFT is compiled for one backend per translation
+ * unit). ops/dct_vkfft_none.c stands in for a backend built without VkFFT.
+ * Nothing of VkFFT's appears here. */
 #ifndef FOVEA_OPS_DCT_INTERNAL_H
 #define FOVEA_OPS_DCT_INTERNAL_H
 
@@ -11,10 +13,18 @@ typedef struct dct_params {
     uint64_t off_scratch; /* bytes into the packed dst */
 } dct_params;
 
-/* Whether the VkFFT path can run this node on the device (false when fovea
- * was built without VkFFT). */
-bool fv_dct_vkfft_available(const fv_node *n, const fv_device_info *dev);
-/* Appends the VkFFT path's work for the node. */
-fv_status fv_dct_vkfft_encode(const fv_node *n, const fv_device_info *dev, fv_dispatch_list *out);
+/* Whether this build has the VkFFT path for the backend. */
+bool fv_dct_vkfft_vulkan_built(void);
+bool fv_dct_vkfft_opencl_built(void);
+/* Appends the VkFFT path's work for the node on the backend: an external
+ * command (copy x into the scratch part of dst, DCT-II in place there),
+ * then fv_dct_push_crop. */
+fv_status fv_dct_vkfft_vulkan_encode(const fv_node *n, const fv_device_info *dev, fv_dispatch_list *out);
+fv_status fv_dct_vkfft_opencl_encode(const fv_node *n, const fv_device_info *dev, fv_dispatch_list *out);
+
+/* Appends dct_crop (dct_crop_cl on OpenCL): the kept block of the full-grid
+ * coefficients in the scratch, scaled to the orthonormal convention from an
+ * unnormalised DCT-II that carries `factor` per axis (ops/dct.c). */
+fv_status fv_dct_push_crop(const fv_node *n, const fv_device_info *dev, fv_dispatch_list *out, double factor);
 
 #endif

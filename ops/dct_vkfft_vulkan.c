@@ -3,8 +3,9 @@
  *   1. (external) copy x into the scratch part of the node's dst, then
  *      VkFFT's DCT-II in place over the two grid axes of [B, gh, gw, C]
  *      (C, the innermost axis, is batched: omitDimension[0]);
- *   2. dct_crop (shaders/dct.comp) takes the kept kh x kw block and scales
- *      VkFFT's unnormalised coefficients to the orthonormal convention.
+ *   2. dct_crop (shaders/dct.comp, via fv_dct_push_crop) takes the kept
+ *      kh x kw block and scales VkFFT's unnormalised coefficients to the
+ *      orthonormal convention.
  *
  * VkFFT records its own pipelines and descriptor sets; it binds the buffer it
  * was planned with, so one VkFFT application belongs to one recording (made
@@ -164,50 +165,12 @@ static fv_status vkfft_record(fv_context *ctx, const fv_node *n, void *stream, v
 
 static const fv_external vkfft_dct = {"vkfft_dct2d", vkfft_record, vkfft_release};
 
-/* Whether m > 1 factors into VkFFT's radices 2..13 (no Bluestein). */
-static bool smooth(int64_t m)
-{
-    static const int radix[] = {2, 3, 5, 7, 11, 13};
-    for (size_t i = 0; i < sizeof radix / sizeof radix[0]; i++)
-        while (m % radix[i] == 0) m /= radix[i];
-    return m == 1;
-}
+bool fv_dct_vkfft_vulkan_built(void) { return true; }
 
-/* VkFFT 1.2.26 rejects axes of length 1 (error 3001), and for the channel
- * axis, which is not transformed (omitDimension), it still writes a
- * descriptor for a Bluestein buffer it never allocates when the length has
- * a prime factor above 13 (a null buffer in vkUpdateDescriptorSets): those
- * shapes take the matrix path. Grid sides may be any length above 1. */
-bool fv_dct_vkfft_available(const fv_node *n, const fv_device_info *dev)
+fv_status fv_dct_vkfft_vulkan_encode(const fv_node *n, const fv_device_info *dev, fv_dispatch_list *out)
 {
-    const dct_params *p = (const dct_params *)n->params;
-    return dev->backend == FV_BACKEND_VULKAN && p->gh > 1 && p->gw > 1 && p->c > 1 && smooth(p->c);
-}
-
-fv_status fv_dct_vkfft_encode(const fv_node *n, const fv_device_info *dev, fv_dispatch_list *out)
-{
-    (void)dev;
-    const dct_params *p = (const dct_params *)n->params;
     fv_dispatch *d = fv_dispatch_push(out, vkfft_dct.name);
     if (!d) return FV_STATUS_UNSUPPORTED;
     d->external = &vkfft_dct;
-    d = fv_dispatch_push(out, "dct_crop");
-    if (!d) return FV_STATUS_UNSUPPORTED;
-    const double f = VKFFT_DCT2_FACTOR;
-    fv_pc_dct_crop pc = {.total = (uint32_t)(p->batch * p->kh * p->kw * p->c),
-                         .kh = (uint32_t)p->kh,
-                         .kw = (uint32_t)p->kw,
-                         .gh = (uint32_t)p->gh,
-                         .gw = (uint32_t)p->gw,
-                         .c = (uint32_t)p->c,
-                         .wh0 = (float)(sqrt(1.0 / (double)p->gh) / f),
-                         .wh = (float)(sqrt(2.0 / (double)p->gh) / f),
-                         .ww0 = (float)(sqrt(1.0 / (double)p->gw) / f),
-                         .ww = (float)(sqrt(2.0 / (double)p->gw) / f)};
-    const size_t work_bytes = (size_t)(p->batch * p->gh * p->gw * p->c) * 4;
-    fv_dispatch_bind_range(d, n->dst, p->off_scratch, work_bytes, FV_BIND_STORAGE, false);
-    fv_dispatch_bind_range(d, n->dst, 0, (size_t)pc.total * 4, FV_BIND_STORAGE, true);
-    fv_dispatch_set_push(d, &pc, sizeof pc);
-    fv_dispatch_size_1d(d, pc.total, 64);
-    return FV_STATUS_OK;
+    return fv_dct_push_crop(n, dev, out, VKFFT_DCT2_FACTOR);
 }

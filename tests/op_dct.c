@@ -2,8 +2,9 @@
  * The reference is the direct double sum over every grid position per
  * output coefficient (no separation, no matrices shared with the op), so it
  * is independent of both the matrix path and VkFFT. On GPU backends every
- * case runs with each path forced (FOVEA_DCT_PATH; VkFFT on Vulkan, where
- * the shape allows it: the name says which path ran). Tolerance: the
+ * case runs with each path forced (FOVEA_DCT_PATH; VkFFT through its Vulkan
+ * or OpenCL backend, where the build and the shape allow it: the name says
+ * which path ran). Tolerance: the
  * issue's 1e-4, as max |got - ref| / max(|ref|, 1). */
 #include "op_cases.h"
 #include "th_util.h"
@@ -85,12 +86,13 @@ void test_dct(th_runner *r, const th_backend *b)
         {1, 12, 12, 4, 4, 17}, {1, 12, 12, 12, 12, 8}, {2, 24, 24, 8, 8, 64}, {1, 24, 24, 6, 10, 33},
         {1, 24, 24, 24, 24, 16}, {1, 7, 5, 7, 5, 9}, {2, 7, 5, 3, 2, 20}, {1, 1, 1, 1, 1, 1},
         {3, 1, 1, 1, 1, 255}, {1, 5, 7, 5, 1, 3},
+        /* grid sides with a prime factor above 13: VkFFT's Bluestein algorithm */
+        {1, 17, 12, 5, 4, 8}, {2, 7, 23, 3, 9, 16},
     };
     static const char *const paths[] = {"matrix", "vkfft"};
-    const bool gpu = !th_is_cpu_backend(b), vulkan = fv_context_backend(b->ctx) == FV_BACKEND_VULKAN;
+    const bool gpu = !th_is_cpu_backend(b);
     run_invalid(r, b);
-    /* VkFFT is wired to the Vulkan backend only */
-    for (int p = 0; p < (vulkan ? 2 : 1); p++) {
+    for (int p = 0; p < (gpu ? 2 : 1); p++) {
         if (gpu) setenv("FOVEA_DCT_PATH", paths[p], 1);
         th_rng rng = th_seed(31);
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(r, b, &rng, &cases[i], gpu);

@@ -1,6 +1,13 @@
 /* Graph recording and replay on OpenCL: a recorded graph is a list of kernel
  * objects with their arguments already bound, launched in order on one
- * in-order queue (which orders them; no further barriers are needed). */
+ * in-order queue (which orders them; no further barriers are needed).
+ *
+ * An external dispatch (fv_dispatch.external: an op's own commands, e.g.
+ * VkFFT's) cannot be captured ahead of time: OpenCL has no command buffers.
+ * Its record callback runs at every replay, in its place in the launch
+ * order, with the queue as the stream; its state is kept across replays
+ * (NULL at the first), so it plans once and enqueues each time, and is
+ * released with the recording. In profiles its time is not counted. */
 #include "cl_internal.h"
 
 #include <stdlib.h>
@@ -8,6 +15,9 @@
 
 typedef struct cl_launch {
     cl_kernel kernel;
+    const fv_external *external; /* instead of kernel, or NULL */
+    fv_node *ext_node;           /* the external's node (a copy) */
+    void *state;                 /* the external's, across replays */
     int node;
     cl_uint dims;
     size_t global[3], local[3];
@@ -40,7 +50,7 @@ const char *fv_cl_supports_op(fv_context *ctx, const fv_node *n)
     static _Thread_local char why[160];
     if (encode_node(ctx, n, &list) != FV_STATUS_OK) return ctx->last_error;
     for (int i = 0; i < list.n; i++)
-        if (fv_cl_program_of(list.d[i].kernel) < 0) {
+        if (!list.d[i].external && fv_cl_program_of(list.d[i].kernel) < 0) {
             snprintf(why, sizeof why, "kernel %s has no OpenCL version yet", list.d[i].kernel);
             return why;
         }
@@ -54,6 +64,9 @@ void fv_cl_release(fv_context *ctx, fv_recording *rec)
     clFinish(fv_cl_of(ctx)->queue);
     for (int i = 0; i < rec->nlaunch; i++) {
         if (rec->launches[i].kernel) clReleaseKernel(rec->launches[i].kernel);
+        if (rec->launches[i].external && rec->launches[i].external->release)
+            rec->launches[i].external->release(ctx, rec->launches[i].state);
+        free(rec->launches[i].ext_node);
         if (rec->events && rec->events[i]) clReleaseEvent(rec->events[i]);
     }
     if (rec->params) clReleaseMemObject(rec->params);
@@ -125,6 +138,17 @@ fv_status fv_cl_record(fv_context *ctx, fv_node *nodes, int count, fv_recording 
             cl_launch *l = &rec->launches[rec->nlaunch];
             memset(l, 0, sizeof *l);
             l->node = i;
+            if (d->external) {
+                l->external = d->external;
+                l->ext_node = malloc(sizeof *l->ext_node);
+                if (!l->ext_node) {
+                    st = fv_fail(ctx, FV_STATUS_OUT_OF_HOST_MEMORY, "opencl: out of host memory");
+                    goto fail;
+                }
+                *l->ext_node = nodes[i];
+                rec->nlaunch++;
+                continue;
+            }
             st = fv_cl_kernel_create(ctx, d, &l->kernel);
             if (st) goto fail;
             rec->nlaunch++;
@@ -162,6 +186,14 @@ fv_status fv_cl_replay(fv_context *ctx, fv_recording *rec, const int32_t *params
                                       params, 0, NULL, NULL);
     for (int i = 0; i < rec->nlaunch && err == CL_SUCCESS; i++) {
         cl_launch *l = &rec->launches[i];
+        if (l->external) {
+            fv_status st = l->external->record(ctx, l->ext_node, (void *)cl->queue, &l->state);
+            if (st) {
+                clFinish(cl->queue);
+                return st;
+            }
+            continue;
+        }
         cl_event *ev = NULL;
         if (rec->events) {
             if (rec->events[i]) clReleaseEvent(rec->events[i]);
@@ -175,6 +207,7 @@ fv_status fv_cl_replay(fv_context *ctx, fv_recording *rec, const int32_t *params
     if (rec->events) {
         memset(rec->ms, 0, (size_t)rec->count * sizeof *rec->ms);
         for (int i = 0; i < rec->nlaunch; i++) {
+            if (!rec->events[i]) continue; /* an external's commands */
             cl_ulong t0 = 0, t1 = 0;
             clGetEventProfilingInfo(rec->events[i], CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
             clGetEventProfilingInfo(rec->events[i], CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
