@@ -419,7 +419,7 @@ fv_status fv_lm_prefill(fv_lm_session *s, const fv_lm_prompt *p, int32_t *next)
 {
     if (!s || !p || !p->ids || p->n < 1) return s ? fv_fail(s->ctx, FV_STATUS_INVALID_ARGUMENT, "lm: empty prompt")
                                                   : FV_STATUS_INVALID_ARGUMENT;
-    const double t0 = fv_time_ms();
+    const double t0 = fv_time_ms(), build0 = s->timings.build_ms;
     fv_status st = FV_STATUS_OK;
     int32_t tok = 0;
     if (p->embeds) {
@@ -437,7 +437,8 @@ fv_status fv_lm_prefill(fv_lm_session *s, const fv_lm_prompt *p, int32_t *next)
     if (st) return st;
     if (next) *next = tok;
     s->timings.prompt_tokens = p->n;
-    s->timings.prefill_ms = fv_time_ms() - t0;
+    /* building a graph on first use is a one-off, counted in build_ms only */
+    s->timings.prefill_ms = fv_time_ms() - t0 - (s->timings.build_ms - build0);
     s->timings.prefill_tokens_per_s = s->timings.prefill_ms > 0 ? p->n / s->timings.prefill_ms * 1e3 : 0;
     return FV_STATUS_OK;
 }
@@ -515,11 +516,13 @@ static void emit(emitter *e, int32_t tok)
     if (!go || e->count >= e->max) e->done = true;
 }
 
-static void finish_timings(fv_lm_timings *t, double t0, double t_first, int count)
+/* build_ms_since_first: graph building after the first token (one-offs, not
+ * decoding) */
+static void finish_timings(fv_lm_timings *t, double t0, double t_first, int count, double build_ms_since_first)
 {
     t->new_tokens = count;
     t->first_token_ms = t_first - t0;
-    t->decode_ms = fv_time_ms() - t_first;
+    t->decode_ms = fv_time_ms() - t_first - build_ms_since_first;
     t->decode_tokens_per_s = count > 1 && t->decode_ms > 0 ? (count - 1) / t->decode_ms * 1e3 : 0;
 }
 
@@ -546,7 +549,7 @@ fv_status fv_lm_generate(fv_lm_session *s, const fv_lm_prompt *prompt, const fv_
         st = fv_lm_decode(s, tok, &tok);
         if (!st) emit(&e, tok);
     }
-    finish_timings(&s->timings, t0, t_first, e.count);
+    finish_timings(&s->timings, t0, t_first, e.count, s->timings.build_ms - pre.build_ms);
     if (count) *count = e.count;
     return st;
 }
@@ -580,6 +583,7 @@ fv_status fv_lm_generate_speculative(fv_lm_session *target, fv_lm_session *draft
     const double t_first = fv_time_ms();
     fv_lm_timings *t = &T->timings;
     const fv_lm_timings pre = *t;
+    const double draft_build0 = Dr->timings.build_ms;
     *t = (fv_lm_timings){.build_ms = pre.build_ms, .prompt_tokens = pre.prompt_tokens, .prefill_ms = pre.prefill_ms,
                          .prefill_tokens_per_s = pre.prefill_tokens_per_s};
     emit(&e, cur);
@@ -621,7 +625,7 @@ fv_status fv_lm_generate_speculative(fv_lm_session *target, fv_lm_session *draft
         T->last = Dr->last = NULL;
     }
     t->acceptance_rate = t->drafted ? (double)t->accepted / t->drafted : 0;
-    finish_timings(t, t0, t_first, e.count);
+    finish_timings(t, t0, t_first, e.count, t->build_ms - pre.build_ms + Dr->timings.build_ms - draft_build0);
     if (count) *count = e.count;
     return st;
 }

@@ -225,7 +225,8 @@ FV_API fv_status fv_lm_generate_speculative(fv_lm_session *target, fv_lm_session
 /* Of the session's last generate (or, for prefill_ms and decode_ms, the
  * last prefill / decode calls). Milliseconds of host wall time. */
 typedef struct fv_lm_timings {
-    double build_ms;          /* building + recording graphs, all so far     */
+    double build_ms;          /* building + recording graphs, all so far (a
+                                 one-off per graph; not in the times below) */
     int prompt_tokens;
     double prefill_ms;        /* the prompt's forward(s), to the first token  */
     double first_token_ms;    /* from generate's start to the first new token */
