@@ -127,7 +127,8 @@ FV_API fv_status fv_vlm_session_run(fv_vlm_session *s, const fv_vlm_request *req
 /* The original token indices (0-based over the encoder's visual tokens) of
  * the visual tokens the last request kept, in the order they were fed to the
  * decoder: up to `capacity` written, the count returned (negative on
- * error). Merging methods report each output token's representative. */
+ * error). visionzip's contextual tokens report their target token; fourier
+ * and tome, whose tokens are not encoder tokens, report none (0). */
 FV_API int fv_vlm_session_kept(const fv_vlm_session *s, int32_t *indices, int capacity);
 
 #ifdef __cplusplus
