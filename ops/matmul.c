@@ -36,6 +36,7 @@
  *   FOVEA_MATMUL_SPLIT_ROWS=R  cuts Y into chunks of at most R rows and R
  *     columns, to exercise the splitting at small sizes. */
 #include "matmul_q.h"
+#include "matmul_split.h"
 #include "op_common.h"
 
 #include <pthread.h>
@@ -235,13 +236,6 @@ static uint64_t binding_limit(const fv_device_info *dev, fv_bind_kind kind)
     return lim > BIND_ALIGN ? lim - BIND_ALIGN : 0;
 }
 
-static int64_t env_split_rows(void)
-{
-    const char *s = getenv("FOVEA_MATMUL_SPLIT_ROWS");
-    long long r = s ? atoll(s) : 0;
-    return r > 0 ? (int64_t)r : 0;
-}
-
 /* Bindings of variant v and the chunks that keep every binding within the
  * device's limits. Returns a reason when there are none. */
 static const char *plan_variant(const fv_node *n, const fv_device_info *dev, mm_variant v, mm_layout *L)
@@ -272,15 +266,11 @@ static const char *plan_variant(const fv_node *n, const fv_device_info *dev, mm_
     }
 
     const uint64_t xrow = (uint64_t)p->K * 4, wrow = (uint64_t)p->K * (f16 ? 2 : 4), yrow = (uint64_t)p->N * 4;
-    const uint64_t xlim = binding_limit(dev, L->xkind), wlim = binding_limit(dev, L->wkind);
-    const uint64_t ylim = binding_limit(dev, FV_BIND_STORAGE);
-    if (xrow > xlim || wrow > wlim || ylim < 4) return "one row of X or W is larger than a binding may be";
-    if ((uint64_t)p->N * 4 > ylim + BIND_ALIGN) return "the bias is larger than a binding may be";
-    /* columns: W rows per chunk, and Y must hold at least one row of them */
-    int64_t ncols = (int64_t)FV_MIN((uint64_t)p->N, FV_MIN(wlim / wrow, ylim / 4));
-    /* rows: X rows per chunk, and the Y rows they write */
-    int64_t mrows = (int64_t)FV_MIN((uint64_t)p->M, xlim / xrow);
-    mrows = (int64_t)FV_MIN((uint64_t)mrows, (ylim - (uint64_t)ncols * 4) / yrow + 1);
+    int64_t mrows, ncols;
+    const char *why = fv_mm_split_fit(p->M, p->N, xrow, wrow, yrow, binding_limit(dev, L->xkind),
+                                      binding_limit(dev, L->wkind), binding_limit(dev, FV_BIND_STORAGE), BIND_ALIGN,
+                                      &mrows, &ncols);
+    if (why) return why;
     /* workgroup counts stay within the 65535 every device allows */
     if (L->v == MM_TEXEL) {
         mrows = FV_MIN(mrows, 65535 * TEXEL_TM);
@@ -292,22 +282,10 @@ static const char *plan_variant(const fv_node *n, const fv_device_info *dev, mm_
     /* OpenCL kernels number their blocks of Y with 32-bit work-item ids */
     if (L->v == MM_CL_TILE2 || L->v == MM_CL_TILE8X2 || L->v == MM_CL_MATVEC)
         mrows = FV_MIN(mrows, FV_MAX(1, ((int64_t)1 << 31) / ncols));
-    /* a product cut for the limits gets whole 64-row blocks per chunk */
-    if (mrows < p->M && mrows >= 64) mrows = mrows / 64 * 64;
-    if (ncols < p->N && ncols >= 64) ncols = ncols / 64 * 64;
-    const int64_t split = env_split_rows();
-    if (split) {
-        mrows = FV_MIN(mrows, split);
-        ncols = FV_MIN(ncols, split);
-    }
-    if (mrows < 1 || ncols < 1) return "no chunk of the product fits the device's binding limits";
+    why = fv_mm_split_finish(p->M, p->N, &mrows, &ncols, &L->mchunks, &L->nchunks);
     L->mrows = mrows;
     L->ncols = ncols;
-    L->mchunks = (p->M + mrows - 1) / mrows;
-    L->nchunks = (p->N + ncols - 1) / ncols;
-    if (L->mchunks * L->nchunks > FV_MAX_DISPATCHES_PER_NODE)
-        return "the product needs more dispatches than one node may hold";
-    return NULL;
+    return why;
 }
 
 /* The first variant, in order of preference, whose bindings fit. */
@@ -333,8 +311,6 @@ static uint32_t bind_from(fv_dispatch *d, const fv_tensor *t, uint64_t begin, ui
     return (uint32_t)((begin - base) / unit);
 }
 
-static uint32_t div_up(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
-
 /* Workgroup counts and specialisation constants of one dispatch. */
 static void size_dispatch(fv_dispatch *d, mm_variant v, uint64_t rows, uint64_t cols, bool f16,
                           const fv_device_info *dev)
@@ -345,8 +321,8 @@ static void size_dispatch(fv_dispatch *d, mm_variant v, uint64_t rows, uint64_t 
     case MM_CL_TILE8X2: { /* spec: local size, TM, TN, W is f16 */
         const uint32_t tm = v == MM_CL_TILE8X2 ? 8 : 2, tn = 2;
         /* a work-group per block row of each band of CL_LOCAL block columns */
-        const uint64_t bands = div_up(div_up(cols, tn), CL_LOCAL);
-        fv_dispatch_size_1d(d, (uint64_t)div_up(rows, tm) * bands * CL_LOCAL, CL_LOCAL);
+        const uint64_t bands = fv_mm_div_up(fv_mm_div_up(cols, tn), CL_LOCAL);
+        fv_dispatch_size_1d(d, (uint64_t)fv_mm_div_up(rows, tm) * bands * CL_LOCAL, CL_LOCAL);
         d->spec[1] = tm;
         d->spec[2] = tn;
         d->spec[3] = f16;
@@ -364,17 +340,17 @@ static void size_dispatch(fv_dispatch *d, mm_variant v, uint64_t rows, uint64_t 
     case MM_TILED:
         d->spec[0] = 256;
         d->nspec = 1;
-        d->groups[0] = div_up(cols, TILED_BM);
-        d->groups[1] = div_up(rows, TILED_BM);
+        d->groups[0] = fv_mm_div_up(cols, TILED_BM);
+        d->groups[1] = fv_mm_div_up(rows, TILED_BM);
         break;
     case MM_TEXEL:
         d->spec[0] = TEXEL_LOCAL;
         d->nspec = 1;
-        d->groups[0] = div_up(cols, TEXEL_TN * TEXEL_LOCAL);
-        d->groups[1] = div_up(rows, TEXEL_TM);
+        d->groups[0] = fv_mm_div_up(cols, TEXEL_TN * TEXEL_LOCAL);
+        d->groups[1] = fv_mm_div_up(rows, TEXEL_TM);
         break;
     case MM_TEXEL_MATVEC:
-        fv_dispatch_size_1d(d, div_up(cols, TEXEL_MATVEC_RN), TEXEL_MATVEC_LOCAL);
+        fv_dispatch_size_1d(d, fv_mm_div_up(cols, TEXEL_MATVEC_RN), TEXEL_MATVEC_LOCAL);
         d->spec[1] = (uint32_t)rows;
         d->spec[2] = TEXEL_MATVEC_RN;
         /* X texels shared round subgroups of 8 (the shader's XS) */
@@ -383,13 +359,13 @@ static void size_dispatch(fv_dispatch *d, mm_variant v, uint64_t rows, uint64_t 
         break;
     default: { /* subgroup matvec: a W row per subgroup, ROWS_PER_GROUP per workgroup */
         const uint32_t local = FV_MAX(SUBGROUP_MATVEC_LOCAL, sg), rpg = local / FV_MIN(sg, local);
-        const uint32_t groups = div_up(cols, rpg);
+        const uint32_t groups = fv_mm_div_up(cols, rpg);
         d->spec[0] = local;
         d->spec[1] = (uint32_t)rows;
         d->spec[2] = rpg;
         d->nspec = 3;
         d->groups[0] = FV_MIN(groups, 65535u);
-        d->groups[1] = div_up(groups, d->groups[0]);
+        d->groups[1] = fv_mm_div_up(groups, d->groups[0]);
         break;
     }
     }

@@ -19,6 +19,7 @@
  * Bindings larger than the device allows are split as in matmul.c: each
  * dispatch binds only its rows of X and W and its part of Y. */
 #include "matmul_q.h"
+#include "matmul_split.h"
 
 #include <stdlib.h>
 
@@ -152,35 +153,21 @@ static const char *plan_layout(const fv_node *n, const fv_device_info *dev, mq_l
         break;
     }
     const uint64_t xrow = (uint64_t)p->K * 4, wrow = row_bytes_of(n), yrow = (uint64_t)p->N * 4;
-    const uint64_t xlim = binding_limit(dev, L->xkind), wlim = binding_limit(dev, L->wkind);
-    const uint64_t ylim = binding_limit(dev, FV_BIND_STORAGE);
-    if (xrow > xlim || wrow > wlim || ylim < 4) return "one row of X or W is larger than a binding may be";
-    if ((uint64_t)p->N * 4 > ylim + BIND_ALIGN) return "the bias is larger than a binding may be";
-    int64_t ncols = (int64_t)FV_MIN((uint64_t)p->N, FV_MIN(wlim / wrow, ylim / 4));
-    int64_t mrows = (int64_t)FV_MIN((uint64_t)p->M, xlim / xrow);
-    mrows = (int64_t)FV_MIN((uint64_t)mrows, (ylim - (uint64_t)ncols * 4) / yrow + 1);
+    int64_t mrows, ncols;
+    const char *fit = fv_mm_split_fit(p->M, p->N, xrow, wrow, yrow, binding_limit(dev, L->xkind),
+                                      binding_limit(dev, L->wkind), binding_limit(dev, FV_BIND_STORAGE), BIND_ALIGN,
+                                      &mrows, &ncols);
+    if (fit) return fit;
     /* workgroup counts stay within the 65535 every device allows; OpenCL
      * numbers its work-items with 32 bits */
     mrows = FV_MIN(mrows, (int64_t)65535 * MQ_MAX_ROWS);
     if (L->v == MQ_TEXEL) ncols = FV_MIN(ncols, (int64_t)65535 * TEXEL_RN * TEXEL_LOCAL);
     if (L->v == MQ_SG) ncols = FV_MIN(ncols, (int64_t)65535);
     if (L->v == MQ_CL) mrows = FV_MIN(mrows, FV_MAX(1, ((int64_t)1 << 31) / ncols * MQ_MAX_ROWS));
-    if (mrows < p->M && mrows >= 64) mrows = mrows / 64 * 64;
-    if (ncols < p->N && ncols >= 64) ncols = ncols / 64 * 64;
-    const char *s = getenv("FOVEA_MATMUL_SPLIT_ROWS");
-    const long long split = s ? atoll(s) : 0;
-    if (split > 0) {
-        mrows = FV_MIN(mrows, (int64_t)split);
-        ncols = FV_MIN(ncols, (int64_t)split);
-    }
-    if (mrows < 1 || ncols < 1) return "no chunk of the product fits the device's binding limits";
+    fit = fv_mm_split_finish(p->M, p->N, &mrows, &ncols, &L->mchunks, &L->nchunks);
     L->mrows = mrows;
     L->ncols = ncols;
-    L->mchunks = (p->M + mrows - 1) / mrows;
-    L->nchunks = (p->N + ncols - 1) / ncols;
-    if (L->mchunks * L->nchunks > FV_MAX_DISPATCHES_PER_NODE)
-        return "the product needs more dispatches than one node may hold";
-    return NULL;
+    return fit;
 }
 
 /* ---- encoding ---------------------------------------------------------------- */
@@ -198,8 +185,6 @@ static uint32_t bind_from(fv_dispatch *d, const fv_tensor *t, uint64_t begin, ui
     if (bound) *bound = end - base;
     return (uint32_t)((begin - base) / unit);
 }
-
-static uint32_t div_up(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
 
 static fv_status matmul_q_encode(const fv_node *n, const fv_device_info *dev, fv_dispatch_list *out)
 {
@@ -231,7 +216,7 @@ static fv_status matmul_q_encode(const fv_node *n, const fv_device_info *dev, fv
             pc.y_off = bind_from(d, y, (m0 * N + n0) * 4, ((m0 + rows - 1) * N + n0 + cols) * 4, 4, 1,
                                  FV_BIND_STORAGE, true, NULL);
             fv_dispatch_set_push(d, &pc, sizeof pc);
-            const uint32_t passes = div_up(rows, mv); /* blocks of mv X rows, each a pass over W */
+            const uint32_t passes = fv_mm_div_up(rows, mv); /* blocks of mv X rows, each a pass over W */
             switch (L.v) {
             case MQ_TEXEL: /* spec: local size, MV, RN, XS (X shared by shuffles round 8 lanes) */
                 d->spec[0] = TEXEL_LOCAL;
@@ -239,7 +224,7 @@ static fv_status matmul_q_encode(const fv_node *n, const fv_device_info *dev, fv
                 d->spec[2] = TEXEL_RN;
                 d->spec[3] = dev->subgroup_size == 8 && dev->subgroup_shuffle ? 8 : 0;
                 d->nspec = 4;
-                d->groups[0] = div_up(cols, TEXEL_RN * TEXEL_LOCAL);
+                d->groups[0] = fv_mm_div_up(cols, TEXEL_RN * TEXEL_LOCAL);
                 d->groups[1] = passes;
                 d->groups[2] = 1;
                 break;
@@ -249,13 +234,13 @@ static fv_status matmul_q_encode(const fv_node *n, const fv_device_info *dev, fv
                 d->spec[1] = mv;
                 d->spec[2] = local / FV_MIN(sg, local);
                 d->nspec = 3;
-                d->groups[0] = div_up(cols, d->spec[2]);
+                d->groups[0] = fv_mm_div_up(cols, d->spec[2]);
                 d->groups[1] = passes;
                 d->groups[2] = 1;
                 break;
             }
             case MQ_CL: { /* spec: local size, MV, layout (0 q8_0, 1 q4_0), RN */
-                fv_dispatch_size_1d(d, (uint64_t)passes * div_up(cols, CL_RN), CL_LOCAL);
+                fv_dispatch_size_1d(d, (uint64_t)passes * fv_mm_div_up(cols, CL_RN), CL_LOCAL);
                 d->spec[1] = mv;
                 d->spec[2] = q4;
                 d->spec[3] = CL_RN;
