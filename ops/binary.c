@@ -1,5 +1,7 @@
-/* add, mul: element-wise with numpy broadcasting (shapes aligned right). */
+/* add, mul: element-wise with numpy broadcasting (shapes aligned right);
+ * inputs of the output's shape take a unit-wide kernel on Vulkan. */
 #include "op_common.h"
+#include "row_ops.h"
 
 typedef struct binary_params {
     uint32_t op;
@@ -37,10 +39,54 @@ static fv_status binary_cpu(const fv_node *n, const int32_t *params)
     return FV_STATUS_OK;
 }
 
+/* Whether neither input broadcasts: a, b and y are then three runs of the
+ * same length */
+static bool binary_same_shape(const fv_node *n)
+{
+    return fv_tensor_numel(n->src[0]) == fv_tensor_numel(n->dst) &&
+           fv_tensor_numel(n->src[1]) == fv_tensor_numel(n->dst);
+}
+
+/* Rows per dispatch of the same-shape kernels (0: too many dispatches) */
+static int64_t binary_same_split(const fv_node *n, const fv_device_info *dev, int *width)
+{
+    const int64_t cols = n->dst->shape[n->dst->ndim - 1];
+    *width = fv_unit_width(dev, cols, fv_is_cpu_device(dev));
+    return fv_rows_per_dispatch(fv_tensor_rows(n->dst), (uint64_t)cols * 4,
+                                fv_range_limit(dev, fv_unit_texel_kind(FV_DTYPE_F32, *width)));
+}
+
+/* Same shapes on Vulkan: units of 8, 4 or 1 floats read through texel views,
+ * rows split into dispatches that each fit one binding */
+static fv_status binary_encode_same(const fv_node *n, fv_dispatch_list *out, int64_t per, int width)
+{
+    static const char *const kernels[3] = {"binary_same_f32", "binary_same_f32x4", "binary_same_f32x8"};
+    const binary_params *p = (const binary_params *)n->params;
+    const int64_t rows = fv_tensor_rows(n->dst), cols = n->dst->shape[n->dst->ndim - 1];
+    const size_t row = (size_t)cols * 4;
+    const fv_bind_kind kind = fv_unit_texel_kind(FV_DTYPE_F32, width);
+    for (int64_t r0 = 0; r0 < rows; r0 += per) {
+        const int64_t cnt = FV_MIN(per, rows - r0);
+        fv_dispatch *d = fv_dispatch_push(out, kernels[fv_unit_variant(width)]);
+        if (!d) return FV_STATUS_UNSUPPORTED;
+        fv_dispatch_bind_range(d, n->src[0], (size_t)r0 * row, (size_t)cnt * row, kind, false);
+        fv_dispatch_bind_range(d, n->src[1], (size_t)r0 * row, (size_t)cnt * row, kind, false);
+        fv_dispatch_bind_range(d, n->dst, (size_t)r0 * row, (size_t)cnt * row, FV_BIND_STORAGE, true);
+        fv_pc_binary pc = {.n = (uint32_t)((uint64_t)cnt * (uint64_t)cols / (uint64_t)width), .op = p->op};
+        fv_dispatch_set_push(d, &pc, sizeof pc);
+        fv_dispatch_size_1d(d, pc.n, 256);
+    }
+    return FV_STATUS_OK;
+}
+
 static fv_status binary_encode(const fv_node *n, const fv_device_info *dev, fv_dispatch_list *out)
 {
-    (void)dev;
     const binary_params *p = (const binary_params *)n->params;
+    if (dev->backend == FV_BACKEND_VULKAN && binary_same_shape(n)) {
+        int width;
+        const int64_t per = binary_same_split(n, dev, &width);
+        if (per > 0) return binary_encode_same(n, out, per, width);
+    }
     fv_pc_binary pc = {.n = (uint32_t)fv_tensor_numel(n->dst), .op = p->op,
                        .shape0 = (uint32_t)p->shape[0], .shape1 = (uint32_t)p->shape[1],
                        .shape2 = (uint32_t)p->shape[2], .shape3 = (uint32_t)p->shape[3],
@@ -59,6 +105,9 @@ static fv_status binary_encode(const fv_node *n, const fv_device_info *dev, fv_d
 
 static const char *binary_unsupported(const fv_node *n, const fv_device_info *dev)
 {
+    int width;
+    if (dev->backend == FV_BACKEND_VULKAN && binary_same_shape(n) && binary_same_split(n, dev, &width) > 0)
+        return NULL;
     if ((uint64_t)n->dst->nbytes > dev->max_storage_range) return "tensor larger than one storage binding";
     return NULL;
 }

@@ -1,4 +1,4 @@
-/* add and mul with broadcasting */
+/* add and mul, with broadcasting and between equal shapes */
 #include "op_cases.h"
 
 static void ref_binary(bool add, const float *a, const int64_t *as, const float *b, const int64_t *bs,
@@ -23,6 +23,8 @@ void test_binary(th_runner *r, const th_backend *b)
     } shapes[] = {
         {{1, 1, 1, 1}, {1, 1, 1, 1}},     {{1, 1, 3, 17}, {1, 1, 3, 17}}, {{1, 2, 5, 255}, {1, 1, 1, 255}},
         {{3, 1, 7, 1}, {1, 4, 1, 9}},     {{1, 1, 1000, 3}, {1, 1, 1000, 1}}, {{2, 3, 4, 5}, {1, 3, 1, 5}},
+        /* equal shapes: the unit-wide kernels (units of 4 and 8 floats) */
+        {{1, 1, 5, 20}, {1, 1, 5, 20}},   {{1, 3, 33, 128}, {1, 3, 33, 128}},
     };
     th_rng rng = th_seed(11);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
