@@ -513,32 +513,47 @@ int fovea_eval_main(int argc, char **argv)
         if (shard_n > 1) snprintf(e.shard, sizeof e.shard, "%d/%d", shard_i, shard_n);
         /* the questions of this run: an even subset (--limit), then every n-th (--shard) */
         const int step = limit > 0 && limit < nitems ? nitems / limit : 1;
+        /* Question by question, each under every configuration back to back:
+         * the image is decoded and encoded once per question (the session
+         * keeps the encoder's output for the same pixels), and whatever else
+         * runs on the machine slows all configurations alike, so their time
+         * ratios hold even when the absolute times drift. */
+        fv_vlm_request req[MAX_CONFIGS];
+        double wall[MAX_CONFIGS] = {0};
         for (int c = 0; c < e.nt; c++) {
-            tally *t = &e.t[c];
-            fv_vlm_request req = {.max_new_tokens = 16};
-            cli_compress_desc(strcmp(t->method, "full") == 0 ? NULL : t->method, t->keep, &req.compress);
-            const double tc = cli_now_ms();
-            int seen = 0;
-            for (int i = 0, taken = 0; i < nitems && !t->error[0]; i += step, taken++) {
-                if (limit > 0 && taken >= limit) break;
-                if (taken % shard_n != shard_i) continue;
-                const item *it = &items[i];
+            req[c] = (fv_vlm_request){.max_new_tokens = 16};
+            cli_compress_desc(strcmp(e.t[c].method, "full") == 0 ? NULL : e.t[c].method, e.t[c].keep,
+                              &req[c].compress);
+        }
+        int seen = 0, total = 0;
+        for (int i = 0, taken = 0; i < nitems; i += step, taken++) {
+            if (limit > 0 && taken >= limit) break;
+            if (taken % shard_n == shard_i) total++;
+        }
+        for (int i = 0, taken = 0; i < nitems; i += step, taken++) {
+            if (limit > 0 && taken >= limit) break;
+            if (taken % shard_n != shard_i) continue;
+            const item *it = &items[i];
+            char expected[512];
+            snprintf(expected, sizeof expected, "%s", it->answer);
+            strip(expected);
+            const int ty = type_index(&e, it->type);
+            for (int c = 0; c < e.nt; c++) {
+                tally *t = &e.t[c];
+                if (t->error[0]) continue;
                 char answer[512];
                 fv_vlm_timings tm = {0};
-                req.image_path = it->image;
-                req.prompt = it->question;
+                req[c].image_path = it->image;
+                req[c].prompt = it->question;
                 const double t0 = cli_now_ms();
-                const fv_status st = fv_vlm_session_run(s, &req, answer, sizeof answer, &tm);
+                const fv_status st = fv_vlm_session_run(s, &req[c], answer, sizeof answer, &tm);
                 if (st) {
                     snprintf(t->error, sizeof t->error, "%s", fv_context_last_error(ctx));
                     for (char *q = t->error; *q; q++)
                         if (*q == '"' || *q == '\\' || *q == '|' || *q < ' ') *q = ' ';
-                    break;
+                    fprintf(stderr, "%-10s keep %-5g error: %s\n", t->method, t->keep, t->error);
+                    continue;
                 }
-                char expected[512];
-                snprintf(expected, sizeof expected, "%s", it->answer);
-                strip(expected);
-                const int ty = type_index(&e, it->type);
                 const bool ok = strcmp(answer, expected) == 0;
                 t->count++;
                 t->correct += ok;
@@ -550,14 +565,17 @@ int fovea_eval_main(int argc, char **argv)
                 t->ttft_sum += tm.first_token_ms;
                 t->prefill_sum += tm.prefill_ms;
                 t->total_sum += cli_now_ms() - t0;
-                seen++;
+                wall[c] += cli_now_ms() - t0;
             }
-            if (t->error[0])
-                fprintf(stderr, "%-10s keep %-5g error: %s\n", t->method, t->keep, t->error);
-            else
+            if (++seen % 100 == 0 && seen < total)
+                fprintf(stderr, "%d/%d questions\n", seen, total);
+        }
+        for (int c = 0; c < e.nt; c++) {
+            const tally *t = &e.t[c];
+            if (!t->error[0])
                 fprintf(stderr, "%-10s keep %-5g %4d questions  accuracy %5.1f%%  visual tokens %5.1f  prefill %6.2f ms  (%.1f s)\n",
-                        t->method, t->keep, seen, pct(t->correct, t->count), t->count ? t->visual_sum / t->count : 0,
-                        t->count ? t->prefill_sum / t->count : 0, (cli_now_ms() - tc) / 1e3);
+                        t->method, t->keep, t->count, pct(t->correct, t->count), t->count ? t->visual_sum / t->count : 0,
+                        t->count ? t->prefill_sum / t->count : 0, wall[c] / 1e3);
         }
         rc = write_outputs(&e, out_dir) ? 0 : 1;
     }
