@@ -99,6 +99,19 @@ def main():
         check(v[0] == m[0] and v[1] == m[1] and v[2] == [m[2][i] for i in remap] and v[3] == [m[3][i] for i in remap],
               f"{k}: one run {v}, two shards merged {m}")
 
+    # eval --speculative: the baseline decoded with the draft gives greedy's answers, with its speed beside
+    run([exe, "eval", "--model", model, "--set", os.path.join(fixtures, "eval.jsonl"), "--methods", "fastervlm",
+         "--keeps", "1", "--speculative", "--device", "cpu", "--out", os.path.join(work, "spec")])
+    with open(os.path.join(work, "spec", "eval.json")) as f:
+        res = {r["method"]: r for r in json.load(f)["results"]}
+    sp, full = res.get("speculative", {}), res.get("full", {})
+    check(sp.get("count") == 5 and sp.get("same_as_greedy") == 5 and sp.get("correct") == full.get("correct"),
+          f"speculative eval: {sp} vs full {full}")
+    check(0 < sp.get("draft_accepted", -1) + 1 <= sp.get("draft_proposed", 0) + 1 and sp.get("decode_tokens", 0) > 0
+          and full.get("decode_tokens") == sp.get("decode_tokens"), f"speculative eval counts: {sp} vs full {full}")
+    with open(os.path.join(work, "spec", "eval.md")) as f:
+        check("Speculative decoding" in f.read(), "eval.md has no speculative line")
+
     # bad arguments: a message and a non-zero exit, never a crash
     for argv in (["run", "--model", model, "--image", image],
                  ["run", "--model", model, "--image", image, "--prompt", "x", "--method", "nonsense"],

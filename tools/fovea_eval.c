@@ -2,8 +2,8 @@
  * visual-token compression method and budget.
  *
  *   fovea eval [--model DIR] [--set FILE.jsonl] [--methods all|M,M,...]
- *              [--keeps 1,0.5,0.25,0.11,0.05] [--shard i/n] [--limit N]
- *              [--out DIR] [--device SPEC] [--dtype T]
+ *              [--keeps 1,0.5,0.25,0.11,0.05] [--speculative] [--shard i/n]
+ *              [--limit N] [--out DIR] [--device SPEC] [--dtype T]
  *   fovea eval --merge A.json B.json ... [--out DIR]
  *
  * The set is JSON lines {"image", "question", "answer", "type"} (image
@@ -12,7 +12,10 @@
  * exactly (both stripped of surrounding whitespace). Per method x budget it
  * reports exact-match accuracy per question type and overall, retention (the
  * accuracy relative to all visual tokens), and the mean time to first token
- * and prefill time. Keep 1 is the full-token baseline, run once.
+ * and prefill time, and decode speed. Keep 1 is the full-token baseline, run
+ * once. --speculative adds the baseline decoded speculatively with the
+ * model's draft: its decode speed against greedy's, and how many of its
+ * answers are identical to greedy's.
  *
  * Outputs in --out (default ./fovea-eval): eval.json (raw counts and sums,
  * so that shards merge exactly), eval.md (the table) and retention.png (one
@@ -44,8 +47,15 @@ typedef struct tally {
     int count, correct;
     int type_count[MAX_TYPES], type_correct[MAX_TYPES];
     double visual_sum, ttft_sum, prefill_sum, total_sum;
+    double decode_ms_sum;       /* tokens after each answer's first, and their time */
+    long decode_tokens;
+    int same_as_greedy;         /* speculative: answers identical to the baseline's */
+    long draft_proposed, draft_accepted;
     char error[256];
 } tally;
+
+/* the configuration that decodes the full-token baseline speculatively */
+#define SPECULATIVE "speculative"
 
 typedef struct eval_state {
     char *types[MAX_TYPES];
@@ -170,6 +180,10 @@ static void strip(char *s)
 /* ---- outputs -------------------------------------------------------------- */
 
 static double pct(int a, int b) { return b ? 100.0 * a / b : NAN; }
+static double decode_rate(const tally *t)
+{
+    return t->decode_ms_sum > 0 ? t->decode_tokens / t->decode_ms_sum * 1e3 : NAN;
+}
 
 static const tally *baseline(const eval_state *e)
 {
@@ -218,6 +232,10 @@ static bool write_json(const eval_state *e, const char *path)
         for (int k = 0; k < e->ntypes; k++) fprintf(f, "%s%d", k ? ", " : "", t->type_correct[k]);
         fprintf(f, "], \"visual_sum\": %.0f, \"ttft_ms_sum\": %.3f, \"prefill_ms_sum\": %.3f, \"total_ms_sum\": %.3f",
                 t->visual_sum, t->ttft_sum, t->prefill_sum, t->total_sum);
+        fprintf(f, ", \"decode_ms_sum\": %.3f, \"decode_tokens\": %ld", t->decode_ms_sum, t->decode_tokens);
+        if (strcmp(t->method, SPECULATIVE) == 0)
+            fprintf(f, ", \"same_as_greedy\": %d, \"draft_proposed\": %ld, \"draft_accepted\": %ld", t->same_as_greedy,
+                    t->draft_proposed, t->draft_accepted);
         if (t->error[0]) {
             fprintf(f, ", \"error\": ");
             json_string(f, t->error);
@@ -238,9 +256,9 @@ static bool write_markdown(const eval_state *e, const char *path)
             e->shard[0] ? ", shard " : "", e->shard);
     fprintf(f, "| method | keep | visual tokens | accuracy | retention |");
     for (int k = 0; k < e->ntypes; k++) fprintf(f, " %s |", e->types[k]);
-    fprintf(f, " time to first token (ms) | prefill (ms) | prefill vs full |\n|---|---|---|---|---|");
+    fprintf(f, " time to first token (ms) | prefill (ms) | prefill vs full | decode (tokens/s) |\n|---|---|---|---|---|");
     for (int k = 0; k < e->ntypes; k++) fprintf(f, "---|");
-    fprintf(f, "---|---|---|\n");
+    fprintf(f, "---|---|---|---|\n");
     for (int i = 0; i < e->nt; i++) {
         const tally *t = &e->t[i];
         if (t->error[0]) {
@@ -255,10 +273,22 @@ static bool write_markdown(const eval_state *e, const char *path)
         fprintf(f, "| %s | %g | %.1f | %.1f%% | %.1f%% |", t->method, t->keep, t->count ? t->visual_sum / t->count : 0,
                 acc, ret);
         for (int k = 0; k < e->ntypes; k++) fprintf(f, " %.1f%% |", pct(t->type_correct[k], t->type_count[k]));
-        fprintf(f, " %.2f | %.2f | %.0f%% |\n", t->count ? t->ttft_sum / t->count : NAN, pre, 100.0 * pre / bpre);
+        fprintf(f, " %.2f | %.2f | %.0f%% | %.1f |\n", t->count ? t->ttft_sum / t->count : NAN, pre, 100.0 * pre / bpre,
+                decode_rate(t));
     }
     fprintf(f, "\nRetention = accuracy / full-token accuracy. Visual tokens = mean tokens given to the decoder per "
-               "image ([CLS] included where the model keeps it).\n");
+               "image ([CLS] included where the model keeps it). Decode = tokens after each answer's first per "
+               "second.\n");
+    for (int i = 0; i < e->nt; i++) {
+        const tally *t = &e->t[i];
+        if (strcmp(t->method, SPECULATIVE) || t->error[0] || !b) continue;
+        fprintf(f, "\nSpeculative decoding (all visual tokens, the model's draft proposing, the model verifying): "
+                   "decode %.1f tokens/s against %.1f greedy, %.2fx; answers identical to greedy on %d of %d "
+                   "questions; the model kept %ld of the %ld tokens the draft proposed (%.1f%%).\n",
+                decode_rate(t), decode_rate(b), decode_rate(t) / decode_rate(b), t->same_as_greedy, t->count,
+                t->draft_accepted, t->draft_proposed,
+                t->draft_proposed ? 100.0 * (double)t->draft_accepted / (double)t->draft_proposed : NAN);
+    }
     return fclose(f) == 0;
 }
 
@@ -273,7 +303,7 @@ static bool write_plot(const eval_state *e, const char *path)
     char names[MAX_CONFIGS][32];
     int nnames = 0;
     for (int i = 0; i < e->nt; i++) {
-        bool seen = strcmp(e->t[i].method, "full") == 0;
+        bool seen = strcmp(e->t[i].method, "full") == 0 || strcmp(e->t[i].method, SPECULATIVE) == 0;
         for (int k = 0; k < nnames; k++) seen |= strcmp(names[k], e->t[i].method) == 0;
         if (!seen) snprintf(names[nnames++], sizeof names[0], "%s", e->t[i].method);
     }
@@ -365,6 +395,11 @@ static bool merge_file(eval_state *e, const char *path)
         t->ttft_sum += NUM("ttft_ms_sum");
         t->prefill_sum += NUM("prefill_ms_sum");
         t->total_sum += NUM("total_ms_sum");
+        t->decode_ms_sum += NUM("decode_ms_sum");
+        t->decode_tokens += (long)NUM("decode_tokens");
+        t->same_as_greedy += (int)NUM("same_as_greedy");
+        t->draft_proposed += (long)NUM("draft_proposed");
+        t->draft_accepted += (long)NUM("draft_accepted");
 #undef NUM
         int j = 0;
         cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(r, "type_count"))
@@ -390,7 +425,8 @@ static bool merge_file(eval_state *e, const char *path)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: fovea eval [--model DIR] [--set FILE.jsonl] [--methods all|M,M,...]\n"
-               "                  [--keeps 1,0.5,0.25,0.11,0.05] [--shard i/n] [--limit N] [--out DIR]\n"
+               "                  [--keeps 1,0.5,0.25,0.11,0.05] [--speculative] [--shard i/n] [--limit N]\n"
+               "                  [--out DIR]\n"
                "                  [--device SPEC] [--dtype f16|q8_0|q4_0]\n"
                "       fovea eval --merge A.json B.json ... [--out DIR]\n");
 }
@@ -400,7 +436,7 @@ int fovea_eval_main(int argc, char **argv)
     cli_common common = {.quiet = true};
     const char *set = NULL, *methods = "all", *keeps = "1,0.5,0.25,0.11,0.05", *out_dir = "fovea-eval";
     int shard_i = 0, shard_n = 1, limit = 0;
-    bool bad = false, merge = false;
+    bool bad = false, merge = false, speculative = false;
     const char *merge_files[256];
     int nmerge = 0;
     for (int i = 0; i < argc && !bad; i++) {
@@ -417,6 +453,7 @@ int fovea_eval_main(int argc, char **argv)
         else if (strcmp(a, "--out") == 0 && more) out_dir = argv[++i];
         else if (strcmp(a, "--limit") == 0 && more) limit = atoi(argv[++i]);
         else if (strcmp(a, "--merge") == 0) merge = true;
+        else if (strcmp(a, "--speculative") == 0) speculative = true;
         else if (strcmp(a, "--shard") == 0 && more) {
             if (sscanf(argv[++i], "%d/%d", &shard_i, &shard_n) != 2 || shard_n < 1 || shard_i < 0 || shard_i >= shard_n) {
                 fprintf(stderr, "fovea eval: --shard i/n with 0 <= i < n\n");
@@ -461,6 +498,10 @@ int fovea_eval_main(int argc, char **argv)
     }
     snprintf(e.t[e.nt].method, sizeof e.t[0].method, "full");
     e.t[e.nt++].keep = 1;
+    if (speculative) {
+        snprintf(e.t[e.nt].method, sizeof e.t[0].method, SPECULATIVE);
+        e.t[e.nt++].keep = 1;
+    }
     for (int m = 1; m < FV_COMPRESS_COUNT_; m++) {
         const char *name = fv_compress_method_name((fv_compress_method)m);
         if (!name) continue;
@@ -521,8 +562,9 @@ int fovea_eval_main(int argc, char **argv)
         fv_vlm_request req[MAX_CONFIGS];
         double wall[MAX_CONFIGS] = {0};
         for (int c = 0; c < e.nt; c++) {
-            req[c] = (fv_vlm_request){.max_new_tokens = 16};
-            cli_compress_desc(strcmp(e.t[c].method, "full") == 0 ? NULL : e.t[c].method, e.t[c].keep,
+            const bool spec = strcmp(e.t[c].method, SPECULATIVE) == 0;
+            req[c] = (fv_vlm_request){.max_new_tokens = 16, .speculative = spec};
+            cli_compress_desc(spec || strcmp(e.t[c].method, "full") == 0 ? NULL : e.t[c].method, e.t[c].keep,
                               &req[c].compress);
         }
         int seen = 0, total = 0;
@@ -538,6 +580,7 @@ int fovea_eval_main(int argc, char **argv)
             snprintf(expected, sizeof expected, "%s", it->answer);
             strip(expected);
             const int ty = type_index(&e, it->type);
+            char greedy[512] = ""; /* the baseline's answer (configuration 0) */
             for (int c = 0; c < e.nt; c++) {
                 tally *t = &e.t[c];
                 if (t->error[0]) continue;
@@ -566,6 +609,16 @@ int fovea_eval_main(int argc, char **argv)
                 t->prefill_sum += tm.prefill_ms;
                 t->total_sum += cli_now_ms() - t0;
                 wall[c] += cli_now_ms() - t0;
+                if (tm.new_tokens > 1) {
+                    t->decode_ms_sum += tm.decode_ms;
+                    t->decode_tokens += tm.new_tokens - 1;
+                }
+                if (c == 0) snprintf(greedy, sizeof greedy, "%s", answer);
+                if (strcmp(t->method, SPECULATIVE) == 0) {
+                    t->same_as_greedy += !e.t[0].error[0] && strcmp(answer, greedy) == 0;
+                    t->draft_proposed += tm.draft_proposed;
+                    t->draft_accepted += tm.draft_accepted;
+                }
             }
             if (++seen % 100 == 0 && seen < total)
                 fprintf(stderr, "%d/%d questions\n", seen, total);
