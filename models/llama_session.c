@@ -506,6 +506,13 @@ static fv_status emitter_init(const fv_lm_session *s, const fv_lm_generate_desc 
     return FV_STATUS_OK;
 }
 
+static bool is_stop(const emitter *e, int32_t tok)
+{
+    for (int k = 0; k < e->nstop; k++)
+        if (tok == e->stop[k]) return true;
+    return false;
+}
+
 /* Records a new token; sets e->done at a stop id, the limit, or a callback's no. */
 static void emit(emitter *e, int32_t tok)
 {
@@ -590,12 +597,18 @@ fv_status fv_lm_generate_speculative(fv_lm_session *target, fv_lm_session *draft
     int32_t prop[LM_MAX_DRAFT + 1], ver[LM_MAX_DRAFT + 1];
     while (!e.done && !st) {
         const int L = T->len, room = T->cap - L - 1 < Dr->cap - Dr->len - 1 ? T->cap - L - 1 : Dr->cap - Dr->len - 1;
-        const int kk = k < room ? k : room;
-        if (kk < 1) break; /* the context is full */
-        /* the draft proposes kk tokens after cur */
+        if ((k < room ? k : room) < 1) break; /* the context is full */
+        /* the draft proposes up to k tokens after cur: no more than the
+         * answer may still take, and none past a stop token of its own */
+        const int left = e.max - e.count;
+        int kk = k < room ? k : room;
+        kk = kk < left ? kk : left > 1 ? left : 1;
         double ta = fv_time_ms();
         prop[0] = cur;
-        for (int j = 1; j <= kk && !st; j++) st = fv_lm_decode(Dr, prop[j - 1], &prop[j]);
+        for (int j = 1; j <= kk && !st; j++) {
+            st = fv_lm_decode(Dr, prop[j - 1], &prop[j]);
+            if (!st && is_stop(&e, prop[j])) kk = j;
+        }
         double tb = fv_time_ms();
         t->draft_ms += tb - ta;
         /* the target's greedy choice after each of cur, prop[1..kk] in one forward */
