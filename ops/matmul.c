@@ -140,19 +140,9 @@ static const char *const mm_variant_names[MM_VARIANT_COUNT] = {"generic", "tiled
 
 /* geometry the shaders are written for */
 #define MATVEC_MAX_ROWS 8 /* X rows the matvec kernels keep in registers      */
-/* texel tiles, largest first: X rows per workgroup (shader's TM), W rows per
- * invocation (TN), invocations per workgroup. A dispatch takes the first
- * that makes at least TEXEL_MIN_GROUPS workgroups, so that a small product
- * (a short prompt, a narrow projection) still spreads over every thread of
- * a CPU device; the smallest bounds the workgroup counts. */
-static const struct { uint32_t tm, tn, local; } texel_tiles[] = {
-    {16, 16, 16}, {16, 16, 8}, {16, 8, 8}, {8, 8, 8}, {8, 4, 8},
-};
-#define TEXEL_TILES (sizeof texel_tiles / sizeof texel_tiles[0])
-#define TEXEL_MIN_GROUPS 8
-#define TEXEL_TM 8        /* the smallest tile's TM, TN and local size */
-#define TEXEL_TN 4
-#define TEXEL_LOCAL 8
+#define TEXEL_TM 16       /* texel tile: X rows per workgroup (shader's TM)   */
+#define TEXEL_TN 16       /* texel tile: W rows per invocation (shader's TN)  */
+#define TEXEL_LOCAL 16
 #define TEXEL_MATVEC_RN 2 /* texel matvec: W rows per invocation            */
 #define TEXEL_MATVEC_LOCAL 32
 #define TILED_BM 64       /* tiled block: the shader's BM = BN                */
@@ -354,15 +344,10 @@ static void size_dispatch(fv_dispatch *d, mm_variant v, uint64_t rows, uint64_t 
         d->groups[1] = fv_mm_div_up(rows, TILED_BM);
         break;
     case MM_TEXEL:
-        for (size_t i = 0; i < TEXEL_TILES; i++) {
-            d->spec[0] = texel_tiles[i].local;
-            d->spec[1] = texel_tiles[i].tm;
-            d->spec[2] = texel_tiles[i].tn;
-            d->nspec = 3;
-            d->groups[0] = fv_mm_div_up(cols, (uint64_t)texel_tiles[i].tn * texel_tiles[i].local);
-            d->groups[1] = fv_mm_div_up(rows, texel_tiles[i].tm);
-            if ((uint64_t)d->groups[0] * d->groups[1] >= TEXEL_MIN_GROUPS) break;
-        }
+        d->spec[0] = TEXEL_LOCAL;
+        d->nspec = 1;
+        d->groups[0] = fv_mm_div_up(cols, TEXEL_TN * TEXEL_LOCAL);
+        d->groups[1] = fv_mm_div_up(rows, TEXEL_TM);
         break;
     case MM_TEXEL_MATVEC:
         fv_dispatch_size_1d(d, fv_mm_div_up(cols, TEXEL_MATVEC_RN), TEXEL_MATVEC_LOCAL);

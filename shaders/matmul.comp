@@ -35,11 +35,8 @@ layout(push_constant) uniform Push { fv_pc_matmul p; };
 /* ------------------------------------------------------------------------ */
 #extension GL_EXT_control_flow_attributes : require
 
-/* The tile, chosen per dispatch (ops/matmul.c): large ones reuse every
- * fetch most; smaller ones give small products enough workgroups to keep
- * every thread of the device busy. */
-layout(constant_id = 1) const uint TM = 16; /* X rows per workgroup (every invocation reads the same ones) */
-layout(constant_id = 2) const uint TN = 16; /* W rows per invocation                                         */
+#define TM 16 /* X rows per workgroup (every invocation reads the same ones) */
+#define TN 16 /* W rows per invocation                                         */
 
 layout(binding = 1) uniform samplerBuffer X; /* M rows of K/4 texels */
 #if defined(W_H8)

@@ -37,9 +37,6 @@ static const mm_case cases[] = {
     {2, {100, 255}, 33, true, FV_DTYPE_F16, 0},
     {2, {1000, 36}, 3, false, FV_DTYPE_F32, 0},
     {2, {128, 256}, 128, false, FV_DTYPE_F32, 0},
-    /* few rows: the CPU-device kernel's smaller tiles (16x8 and 8x8 per invocation) */
-    {2, {48, 72}, 200, true, FV_DTYPE_F32, 0},
-    {2, {48, 128}, 128, false, FV_DTYPE_F16, 0},
     /* chunked: at most 16 dispatches each */
     {2, {40, 64}, 100, true, FV_DTYPE_F32, 32},
     {2, {40, 64}, 100, false, FV_DTYPE_F16, 32},
