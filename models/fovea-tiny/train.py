@@ -14,7 +14,11 @@ Stages, in order (each resumes from the latest checkpoint automatically):
   decoder  train projector + Llama decoder on the cached features, with
            multi-turn question sequences drawn afresh every step.
   joint    (optional, --joint-steps > 0) fine-tune everything end to end on
-           fresh scenes, keeping the dense losses as an auxiliary term.
+           fresh scenes, keeping the dense losses as an auxiliary term and
+           the decoder's visual-token dropout.
+  captions (optional, --caption-steps > 0) fine-tune projector + decoder on
+           the final cached features with half of every batch scenes that
+           have a caption, each asked for it.
   draft    distil the draft decoder from the target: KL to the target's
            next-token distribution plus cross-entropy to its argmax on the
            answer tokens (features recomputed if the joint stage ran).
@@ -61,7 +65,7 @@ import model as M  # noqa: E402
 import prompt  # noqa: E402
 import tokenizer as tk  # noqa: E402
 
-STAGES = ["encoder", "cache", "decoder", "joint", "draft"]
+STAGES = ["encoder", "cache", "decoder", "joint", "captions", "draft"]
 TYPE_WEIGHTS = {"count": 0.2, "attribute": 0.2, "existence": 0.15, "spatial": 0.25, "caption": 0.2}
 
 
@@ -117,11 +121,17 @@ def train_questions(objs, rng, k):
     return out
 
 
-def batch_sequences(tok, objs_list, rng, turns, n_visual=prompt.NUM_VISUAL_TOKENS):
+def batch_sequences(tok, objs_list, rng, turns, n_visual=prompt.NUM_VISUAL_TOKENS, with_caption=None):
+    """Multi-turn sequences, one per scene. with_caption[i]: the i-th scene's
+    sequence includes its caption question, at a random turn."""
     seqs, masks = [], []
-    for objs in objs_list:
+    for i, objs in enumerate(objs_list):
         k = int(rng.integers(max(1, (turns + 1) // 2), turns + 1))
         qas = train_questions(objs, rng, k)
+        cap = data.caption(objs) if with_caption is not None and with_caption[i] else None
+        if cap is not None:
+            qas = [qa for qa in qas if qa[0] != "describe the image"][:k - 1]
+            qas.insert(int(rng.integers(0, len(qas) + 1)), ("describe the image", cap))
         ids, m = prompt.encode_training(tok, qas, n_visual)
         seqs.append(ids)
         masks.append(m)
@@ -489,9 +499,11 @@ class Trainer:
             set_lr(self.opt, lr_at(step, a.joint_steps, a.joint_lr, warmup=50))
             scenes = scenes_batch("train", 20_000_000 + step * a.joint_batch, a.joint_batch)
             rng = np.random.Generator(np.random.PCG64([a.seed, 13, step]))
-            ids, mask = batch_sequences(self.tok, [s["objects"] for s in scenes], rng, a.turns)
             x = M.preprocess(np.stack([s["image"] for s in scenes]))
-            loss, acc = answer_loss(self.model.lm, ids, self.model.image_features(x), mask)
+            f = drop_visual_tokens(self.model.image_features(x),
+                                   np.random.Generator(np.random.PCG64([a.seed, 15, step])), a)
+            ids, mask = batch_sequences(self.tok, [s["objects"] for s in scenes], rng, a.turns, f.shape[1])
+            loss, acc = answer_loss(self.model.lm, ids, f, mask)
             aux, _ = encoder_losses(self.model, self.heads, scenes)
             total = loss + a.joint_aux * aux
             self.opt.zero_grad(set_to_none=True)
@@ -514,6 +526,63 @@ class Trainer:
         res = self.quick_eval(None)
         self.log("joint full eval: " + json.dumps(res))
         self.finish("joint", {"eval_full": res})
+
+    def stage_captions(self):
+        """Decoder-only fine-tune on the cached features (of the final vision
+        tower) in which half of every batch are scenes that have a caption,
+        each asked for it at a random turn among its other questions; the
+        other half is drawn as in the decoder stage. Visual-token dropout as
+        there. Captions name both objects and their relation ("a red circle
+        left of a blue star" vs "... above ..."), the one type that needs the
+        horizontal and vertical offsets compared; ordinary batches hold
+        about one caption in four sequences."""
+        a = self.args
+        if a.caption_steps <= 0:
+            self.state["stage"] = "captions"
+            self.finish("captions", {"skipped": True})
+            return
+        tag = "feats_final" if a.joint_steps > 0 else "feats"
+        self.build_cache(tag)
+        feats, objects = self.load_cache(tag)
+        n = len(objects)
+        capable = np.array([i for i in range(n) if data.caption(objects[i]) is not None])
+        params = list(self.model.lm.parameters())
+        start = self.begin("captions", params, a.caption_lr)
+        self.model.train()
+        t0, n0 = time.time(), 0
+        half = a.dec_batch // 2
+        for step in range(start, a.caption_steps):
+            set_lr(self.opt, lr_at(step, a.caption_steps, a.caption_lr, warmup=50))
+            rng = np.random.Generator(np.random.PCG64([a.seed, 16, step]))
+            idx = [int(i) for i in rng.choice(capable, size=half, replace=False)] + \
+                self.pool_indices(step, a.dec_batch - half, n, salt=17)
+            f = drop_visual_tokens(feats[torch.tensor(idx)].float(),
+                                   np.random.Generator(np.random.PCG64([a.seed, 18, step])), a)
+            ids, mask = batch_sequences(self.tok, [objects[i] for i in idx], rng, a.turns, f.shape[1],
+                                        with_caption=[j < half for j in range(len(idx))])
+            loss, acc = answer_loss(self.model.lm, ids, f, mask)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            self.opt.step()
+            n0 += len(idx)
+            self.state["step"] = step + 1
+            if (step + 1) % a.log_every == 0:
+                self.speed("captions", n0, time.time() - t0)
+                self.log(f"captions step {step + 1}/{a.caption_steps} loss {loss.item():.4f} tok_acc {acc:.3f} "
+                         f"| {self.state['speeds']['captions']} seq/s")
+            if (step + 1) % a.eval_every == 0:
+                te = time.time()
+                res = self.quick_eval(a.eval_limit)
+                self.state["history"].append({"stage": "captions", "step": step + 1, "eval": res})
+                self.log(f"eval@{step + 1} ({time.time() - te:.0f}s): "
+                         + " ".join(f"{k} {v:.3f}" for k, v in res.items() if isinstance(v, float)))
+                t0 += time.time() - te
+                self.save()
+            self.maybe_save()
+        res = self.quick_eval(None)
+        self.log("captions full eval: " + json.dumps(res))
+        self.finish("captions", {"eval_full": res})
 
     def stage_draft(self):
         a = self.args
@@ -597,6 +666,8 @@ def main():
     ap.add_argument("--joint-batch", type=int, default=16)
     ap.add_argument("--joint-lr", type=float, default=2e-4)
     ap.add_argument("--joint-aux", type=float, default=0.3)
+    ap.add_argument("--caption-steps", type=int, default=0)
+    ap.add_argument("--caption-lr", type=float, default=2e-4)
     ap.add_argument("--draft-steps", type=int, default=4000)
     ap.add_argument("--draft-lr", type=float, default=1e-3)
     args = ap.parse_args()
