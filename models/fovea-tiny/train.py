@@ -13,12 +13,13 @@ Stages, in order (each resumes from the latest checkpoint automatically):
            scenes (indices 0..N-1) and store hidden_states[-2] (f16).
   decoder  train projector + Llama decoder on the cached features, with
            multi-turn question sequences drawn afresh every step.
-  joint    (optional, --joint-steps > 0) fine-tune everything end to end on
+  joint    (--joint-steps, 0 skips it) fine-tune everything end to end on
            fresh scenes, keeping the dense losses as an auxiliary term and
            the decoder's visual-token dropout.
-  captions (optional, --caption-steps > 0) fine-tune projector + decoder on
+  captions (--caption-steps, 0 skips it) fine-tune projector + decoder on
            the final cached features with half of every batch scenes that
-           have a caption, each asked for it.
+           have a caption (of two objects, --caption-min-objects), each
+           asked for it.
   draft    distil the draft decoder from the target: KL to the target's
            next-token distribution plus cross-entropy to its argmax on the
            answer tokens (features recomputed if the joint stage ran).
@@ -545,7 +546,8 @@ class Trainer:
         self.build_cache(tag)
         feats, objects = self.load_cache(tag)
         n = len(objects)
-        capable = np.array([i for i in range(n) if data.caption(objects[i]) is not None])
+        capable = np.array([i for i in range(n) if data.caption(objects[i]) is not None
+                            and len(objects[i]) >= a.caption_min_objects])
         params = list(self.model.lm.parameters())
         start = self.begin("captions", params, a.caption_lr)
         self.model.train()
@@ -662,12 +664,14 @@ def main():
     ap.add_argument("--drop-from", type=int, default=7228,
                     help="first decoder step with the dropout (the recorded run added it when resuming at "
                          "step 7,228)")
-    ap.add_argument("--joint-steps", type=int, default=0)
+    ap.add_argument("--joint-steps", type=int, default=2000)
     ap.add_argument("--joint-batch", type=int, default=16)
     ap.add_argument("--joint-lr", type=float, default=2e-4)
     ap.add_argument("--joint-aux", type=float, default=0.3)
-    ap.add_argument("--caption-steps", type=int, default=0)
-    ap.add_argument("--caption-lr", type=float, default=2e-4)
+    ap.add_argument("--caption-steps", type=int, default=2000)
+    ap.add_argument("--caption-lr", type=float, default=3e-4)
+    ap.add_argument("--caption-min-objects", type=int, default=2,
+                    help="captions stage: the caption scenes have at least this many objects (1 or 2)")
     ap.add_argument("--draft-steps", type=int, default=4000)
     ap.add_argument("--draft-lr", type=float, default=1e-3)
     args = ap.parse_args()
