@@ -556,9 +556,9 @@ int fovea_eval_main(int argc, char **argv)
         const int step = limit > 0 && limit < nitems ? nitems / limit : 1;
         /* Question by question, each under every configuration back to back:
          * the image is decoded and encoded once per question (the session
-         * keeps the encoder's output for the same pixels), and whatever else
-         * runs on the machine slows all configurations alike, so their time
-         * ratios hold even when the absolute times drift. */
+         * keeps the encoder's output for the same pixels), and load that comes
+         * and goes on the machine during the run falls on every configuration
+         * alike instead of on whichever ran at the time. */
         fv_vlm_request req[MAX_CONFIGS];
         double wall[MAX_CONFIGS] = {0};
         for (int c = 0; c < e.nt; c++) {
