@@ -444,6 +444,18 @@ class Trainer:
         self.model.train()
         return res
 
+    def periodic_eval(self, stage, step):
+        """The quick eval during a stage: logged, kept in the history, and
+        followed by a checkpoint. Returns its seconds, which the caller
+        leaves out of the stage's speed."""
+        te = time.time()
+        res = self.quick_eval(self.args.eval_limit)
+        self.state["history"].append({"stage": stage, "step": step, "eval": res})
+        self.log(f"eval@{step} ({time.time() - te:.0f}s): "
+                 + " ".join(f"{k} {v:.3f}" for k, v in res.items() if isinstance(v, float)))
+        self.save()
+        return time.time() - te
+
     def stage_decoder(self):
         a = self.args
         self.build_cache("feats")  # no-op when complete; rebuilds a lost cache from the saved encoder
@@ -474,13 +486,7 @@ class Trainer:
                          f"tok_acc {acc:.3f} lr {self.opt.param_groups[0]['lr']:.2e} "
                          f"| {self.state['speeds']['decoder']} seq/s")
             if (step + 1) % a.eval_every == 0 or step + 1 == a.dec_steps:
-                te = time.time()
-                res = self.quick_eval(a.eval_limit)
-                self.state["history"].append({"stage": "decoder", "step": step + 1, "eval": res})
-                self.log(f"eval@{step + 1} ({time.time() - te:.0f}s): "
-                         + " ".join(f"{k} {v:.3f}" for k, v in res.items() if isinstance(v, float)))
-                t0 += time.time() - te
-                self.save()
+                t0 += self.periodic_eval("decoder", step + 1)
             self.maybe_save()
         res = self.quick_eval(None)
         self.log("decoder full eval: " + json.dumps(res))
@@ -518,11 +524,7 @@ class Trainer:
                 self.log(f"joint step {step + 1}/{a.joint_steps} loss {loss.item():.4f} aux {aux.item():.4f} "
                          f"tok_acc {acc:.3f} | {self.state['speeds']['joint']} seq/s")
             if (step + 1) % a.eval_every == 0:
-                res = self.quick_eval(a.eval_limit)
-                self.state["history"].append({"stage": "joint", "step": step + 1, "eval": res})
-                self.log(f"eval@{step + 1}: " + " ".join(f"{k} {v:.3f}" for k, v in res.items()
-                                                         if isinstance(v, float)))
-                self.save()
+                t0 += self.periodic_eval("joint", step + 1)
             self.maybe_save()
         res = self.quick_eval(None)
         self.log("joint full eval: " + json.dumps(res))
@@ -574,13 +576,7 @@ class Trainer:
                 self.log(f"captions step {step + 1}/{a.caption_steps} loss {loss.item():.4f} tok_acc {acc:.3f} "
                          f"| {self.state['speeds']['captions']} seq/s")
             if (step + 1) % a.eval_every == 0:
-                te = time.time()
-                res = self.quick_eval(a.eval_limit)
-                self.state["history"].append({"stage": "captions", "step": step + 1, "eval": res})
-                self.log(f"eval@{step + 1} ({time.time() - te:.0f}s): "
-                         + " ".join(f"{k} {v:.3f}" for k, v in res.items() if isinstance(v, float)))
-                t0 += time.time() - te
-                self.save()
+                t0 += self.periodic_eval("captions", step + 1)
             self.maybe_save()
         res = self.quick_eval(None)
         self.log("captions full eval: " + json.dumps(res))
