@@ -246,12 +246,20 @@ fv_status fv_dct_push_crop(const fv_node *n, const fv_device_info *dev, fv_dispa
                          .wh = (float)(sqrt(2.0 / (double)p->gh) / factor),
                          .ww0 = (float)(sqrt(1.0 / (double)p->gw) / factor),
                          .ww = (float)(sqrt(2.0 / (double)p->gw) / factor)};
-    const size_t work_bytes = (size_t)(p->batch * p->gh * p->gw * p->c) * 4;
-    fv_dispatch_bind_range(d, n->dst, p->off_scratch, work_bytes, FV_BIND_STORAGE, false);
+    fv_dispatch_bind_range(d, n->dst, p->off_scratch, (size_t)fv_dct_scratch_bytes(p), FV_BIND_STORAGE, false);
     fv_dispatch_bind_range(d, n->dst, 0, (size_t)pc.total * 4, FV_BIND_STORAGE, true);
     fv_dispatch_set_push(d, &pc, sizeof pc);
     fv_dispatch_size_1d(d, pc.total, DCT_LOCAL);
     return FV_STATUS_OK;
+}
+
+fv_status fv_dct_push_vkfft(const fv_node *n, const fv_device_info *dev, fv_dispatch_list *out,
+                            const fv_external *fft, double factor)
+{
+    fv_dispatch *d = fv_dispatch_push(out, fft->name);
+    if (!d) return FV_STATUS_UNSUPPORTED;
+    d->external = fft;
+    return fv_dct_push_crop(n, dev, out, factor);
 }
 
 static fv_status dct_encode(const fv_node *n, const fv_device_info *dev, fv_dispatch_list *out)

@@ -13,6 +13,12 @@ typedef struct dct_params {
     uint64_t off_scratch; /* bytes into the packed dst */
 } dct_params;
 
+/* Bytes of the full-grid scratch in dst: x's [B, gh, gw, C] as f32 */
+static inline uint64_t fv_dct_scratch_bytes(const dct_params *p)
+{
+    return (uint64_t)(p->batch * p->gh * p->gw * p->c) * 4;
+}
+
 /* Whether this build has the VkFFT path for the backend. */
 bool fv_dct_vkfft_vulkan_built(void);
 bool fv_dct_vkfft_opencl_built(void);
@@ -26,5 +32,9 @@ fv_status fv_dct_vkfft_opencl_encode(const fv_node *n, const fv_device_info *dev
  * coefficients in the scratch, scaled to the orthonormal convention from an
  * unnormalised DCT-II that carries `factor` per axis (ops/dct.c). */
 fv_status fv_dct_push_crop(const fv_node *n, const fv_device_info *dev, fv_dispatch_list *out, double factor);
+/* The VkFFT path's two steps: the backend's external command `fft`, then
+ * fv_dct_push_crop with the factor its DCT-II carries. */
+fv_status fv_dct_push_vkfft(const fv_node *n, const fv_device_info *dev, fv_dispatch_list *out,
+                            const fv_external *fft, double factor);
 
 #endif

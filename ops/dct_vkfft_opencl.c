@@ -28,10 +28,7 @@
 
 #define VKFFT_BACKEND 3
 #include "vkFFT.h" /* the build tree's copy (scripts/patch_vkfft.py) */
-
-/* VkFFT's DCT-II carries the factor 2 of FFTW's REDFT10 per axis, as on
- * Vulkan (ops/dct_vkfft_vulkan.c). */
-#define VKFFT_DCT2_FACTOR 2.0
+#include "dct_vkfft_common.h"
 
 typedef struct vkfft_state {
     VkFFTApplication app;
@@ -57,25 +54,15 @@ static fv_status vkfft_plan(fv_context *ctx, const fv_node *n, cl_mem buffer, ui
     vkfft_state *s = calloc(1, sizeof *s);
     if (!s) return fv_fail(ctx, FV_STATUS_OUT_OF_HOST_MEMORY, "dct2d: out of host memory");
     s->buffer = buffer;
-    s->buffer_bytes = work_off + (uint64_t)(p->batch * p->gh * p->gw * p->c) * 4; /* VkFFT checks offsets against it */
-    /* [B, gh, gw, C] in VkFFT's order, innermost first: C (not transformed), gw, gh; B as batches */
+    s->buffer_bytes = work_off + fv_dct_scratch_bytes(p); /* VkFFT checks offsets against it */
     VkFFTConfiguration c = {0};
-    c.FFTdim = 3;
-    c.size[0] = (uint64_t)p->c;
-    c.size[1] = (uint64_t)p->gw;
-    c.size[2] = (uint64_t)p->gh;
-    c.omitDimension[0] = 1;
-    c.numberBatches = (uint64_t)p->batch;
-    c.performDCT = 2;
+    dct_vkfft_layout(&c, p, work_off);
     c.platform = &cl->platform;
     c.device = &cl->device;
     c.context = &cl->context;
     c.commandQueue = &cl->queue;
     c.buffer = &s->buffer;
     c.bufferSize = &s->buffer_bytes;
-    c.bufferOffset = work_off;
-    c.specifyOffsetsAtLaunch = 1;
-    c.makeForwardPlanOnly = 1;
     VkFFTResult fr = initializeVkFFT(&s->app, c);
     if (fr != VKFFT_SUCCESS) {
         vkfft_release(ctx, s);
@@ -94,7 +81,7 @@ static fv_status vkfft_record(fv_context *ctx, const fv_node *n, void *stream, v
     cl_mem xbuf = (cl_mem)fv_tensor_storage(n->src[0], &xoff)->impl;
     cl_mem dbuf = (cl_mem)fv_tensor_storage(n->dst, &dbase)->impl;
     const uint64_t work_off = dbase + p->off_scratch;
-    const size_t work_bytes = (size_t)(p->batch * p->gh * p->gw * p->c) * 4;
+    const size_t work_bytes = (size_t)fv_dct_scratch_bytes(p);
     vkfft_state *s = *state;
     if (!s) {
         fv_status st = vkfft_plan(ctx, n, dbuf, work_off, &s);
@@ -120,8 +107,5 @@ bool fv_dct_vkfft_opencl_built(void) { return true; }
 
 fv_status fv_dct_vkfft_opencl_encode(const fv_node *n, const fv_device_info *dev, fv_dispatch_list *out)
 {
-    fv_dispatch *d = fv_dispatch_push(out, vkfft_dct.name);
-    if (!d) return FV_STATUS_UNSUPPORTED;
-    d->external = &vkfft_dct;
-    return fv_dct_push_crop(n, dev, out, VKFFT_DCT2_FACTOR);
+    return fv_dct_push_vkfft(n, dev, out, &vkfft_dct, VKFFT_DCT2_FACTOR);
 }

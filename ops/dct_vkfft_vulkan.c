@@ -69,11 +69,7 @@ static _Thread_local const fv_vk_funcs *vkfft_vk;
 
 #define VKFFT_BACKEND 0
 #include "vkFFT.h" /* the build tree's copy, fixed by scripts/patch_vkfft.py */
-
-/* VkFFT's DCT-II is unnormalised with the factor 2 of FFTW's REDFT10,
- *   Y[k] = 2 Σ_n x[n] cos(π(2n+1)k / 2N),
- * per axis; dct_crop divides it out with the orthonormal weights. */
-#define VKFFT_DCT2_FACTOR 2.0
+#include "dct_vkfft_common.h"
 
 typedef struct vkfft_state {
     VkFFTApplication app;
@@ -106,22 +102,15 @@ static fv_status vkfft_record(fv_context *ctx, const fv_node *n, void *stream, v
     fv_vk_tensor_location(n->src[0], &xbuf, &xoff);
     fv_vk_tensor_location(n->dst, &s->buffer, &dbase);
     const VkDeviceSize work_off = dbase + p->off_scratch;
-    const VkDeviceSize work_bytes = (VkDeviceSize)(p->batch * p->gh * p->gw * p->c) * 4;
+    const VkDeviceSize work_bytes = fv_dct_scratch_bytes(p);
     VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     VkResult r = vk->f.vkCreateFence(vk->device, &fci, NULL, &s->fence);
     if (r != VK_SUCCESS) {
         free(s);
         return fv_vk_status(ctx, r, "dct2d: vkCreateFence");
     }
-    /* [B, gh, gw, C] in VkFFT's order, innermost first: C (not transformed), gw, gh; B as batches */
     VkFFTConfiguration c = {0};
-    c.FFTdim = 3;
-    c.size[0] = (uint64_t)p->c;
-    c.size[1] = (uint64_t)p->gw;
-    c.size[2] = (uint64_t)p->gh;
-    c.omitDimension[0] = 1;
-    c.numberBatches = (uint64_t)p->batch;
-    c.performDCT = 2;
+    dct_vkfft_layout(&c, p, work_off);
     c.physicalDevice = &vk->phys;
     c.device = &vk->device;
     c.queue = &vk->queue;
@@ -130,9 +119,6 @@ static fv_status vkfft_record(fv_context *ctx, const fv_node *n, void *stream, v
     c.buffer = &s->buffer;
     s->buffer_bytes = work_off + work_bytes; /* VkFFT checks offsets against it */
     c.bufferSize = &s->buffer_bytes;
-    c.bufferOffset = work_off;
-    c.specifyOffsetsAtLaunch = 1;
-    c.makeForwardPlanOnly = 1;
     vkfft_vk = &vk->f;
     VkFFTResult fr = initializeVkFFT(&s->app, c);
     vkfft_vk = NULL;
@@ -169,8 +155,5 @@ bool fv_dct_vkfft_vulkan_built(void) { return true; }
 
 fv_status fv_dct_vkfft_vulkan_encode(const fv_node *n, const fv_device_info *dev, fv_dispatch_list *out)
 {
-    fv_dispatch *d = fv_dispatch_push(out, vkfft_dct.name);
-    if (!d) return FV_STATUS_UNSUPPORTED;
-    d->external = &vkfft_dct;
-    return fv_dct_push_crop(n, dev, out, VKFFT_DCT2_FACTOR);
+    return fv_dct_push_vkfft(n, dev, out, &vkfft_dct, VKFFT_DCT2_FACTOR);
 }
